@@ -1,0 +1,161 @@
+"""Test fixtures: a real PostgreSQL (embedded pgserver, or TRIPL_TEST_DATABASE_URL), migrated with Alembic.
+
+Each pytest process (xdist worker) gets its own database; each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+_TMP = Path(tempfile.mkdtemp(prefix=f"tripl-test-{WORKER}-"))
+
+
+def _server_url() -> str:
+    """A libpq URL of a server we may create databases on."""
+    external = os.environ.get("TRIPL_TEST_DATABASE_URL")
+    if external:
+        return external
+    import pgserver
+
+    srv = pgserver.get_server(str(_TMP / "pg"), cleanup_mode="stop")
+    return srv.get_uri()
+
+
+def _fresh_database(server_url: str, name: str) -> str:
+    url = make_url(server_url.replace("postgresql+psycopg://", "postgresql://"))
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    return url.set(database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    url = _fresh_database(pg_server_url, f"tripl_test_{WORKER}")
+    os.environ["TRIPL_DATABASE_URL"] = url
+    os.environ["TRIPL_DATA_DIR"] = str(_TMP / "data")
+    os.environ["TRIPL_SECRET_KEY"] = "test-secret-key-not-for-production"
+    from tripl_core.db.session import reset_engines
+    from tripl_core.migrations import upgrade
+    from tripl_core.settings import reset_settings_cache
+
+    reset_settings_cache()
+    reset_engines()
+    upgrade(url)
+    yield url
+    reset_engines()
+    shutil.rmtree(_TMP / "data", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str):
+    from tripl_api.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+def _tables(database_url: str) -> list[str]:
+    from tripl_core.db.models import metadata
+
+    return [t.name for t in metadata.sorted_tables]
+
+
+@pytest.fixture(autouse=True)
+def clean_db(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every app table before a test that touches the database."""
+    if "database_url" not in request.fixturenames:  # the closure: app, client, owner… all need it
+        yield
+        return
+    tables = request.getfixturevalue("_tables")
+    from tripl_core.db.session import get_engine
+    from tripl_core.settings import reset_settings_cache
+
+    with get_engine().begin() as conn:
+        conn.execute(text("truncate " + ", ".join(f'"{t}"' for t in tables) + " restart identity cascade"))
+    reset_settings_cache()
+    yield
+
+
+@pytest.fixture
+def db(database_url: str):
+    from tripl_core.db.session import new_session
+
+    session = new_session()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def register(client: TestClient, email: str | None = None, password: str = "correct-horse-1",
+             name: str | None = None) -> dict:
+    email = email or f"user-{uuid.uuid4().hex[:8]}@example.com"
+    r = client.post("/api/v1/auth/register", json={"email": email, "password": password, "name": name})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def login(client: TestClient, email: str, password: str = "correct-horse-1") -> None:
+    r = client.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert r.status_code == 200, r.text
+
+
+@pytest.fixture
+def owner(app, client: TestClient) -> TestClient:
+    """A client logged in as the first user (the owner)."""
+    user = register(client, "owner@example.com", name="Olive Owner")
+    login(client, user["email"])
+    client.user = user  # type: ignore[attr-defined]
+    return client
+
+
+def user_client(app, owner: TestClient, role: str) -> TestClient:
+    """A second client logged in as a new user with `role` (set by the owner)."""
+    c = TestClient(app)
+    user = register(c, f"{role}-{uuid.uuid4().hex[:6]}@example.com", name=role.title())
+    if role != "viewer":
+        r = owner.patch(f"/api/v1/users/{user['id']}/role", json={"role": role})
+        assert r.status_code == 200, r.text
+    login(c, user["email"])
+    c.user = user  # type: ignore[attr-defined]
+    return c
+
+
+@pytest.fixture
+def editor(app, owner: TestClient) -> TestClient:
+    return user_client(app, owner, "editor")
+
+
+@pytest.fixture
+def viewer(app, owner: TestClient) -> TestClient:
+    return user_client(app, owner, "viewer")
+
+
+@pytest.fixture
+def project(owner: TestClient) -> dict:
+    r = owner.post("/api/v1/projects", json={"name": "Shop App", "slug": "shop-app", "description": "Mobile shop"})
+    assert r.status_code == 201, r.text
+    return r.json()

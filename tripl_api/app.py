@@ -1,0 +1,63 @@
+"""The FastAPI application: `create_app()` includes every router module and the error handlers."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+
+from fastapi import FastAPI
+
+from tripl_api import errors, routers
+from tripl_core import __version__
+
+log = logging.getLogger("tripl.api")
+
+TAGS = [
+    ("auth", "Login, registration, logout, and current-user lookup."),
+    ("users", "User administration and role management."),
+    ("projects", "Projects (tracking plans) and their lifecycle."),
+    ("events", "Events of the tracking plan."),
+    ("event-types", "Event types and their field definitions."),
+    ("event-type-owners", "Owners of event types."),
+    ("fields", "Field definitions of event types, with data contracts."),
+    ("meta-fields", "Project-wide meta fields attached to events."),
+    ("variables", "Named placeholders used in event names and field values."),
+    ("relations", "Relations between fields of event types."),
+    ("scans", "Warehouse scan configurations and scan jobs."),
+    ("metrics", "Volume metrics, signals and root-cause views computed by scans."),
+    ("reconciliation", "Plan versus warehouse: shadow events, dead events, coverage."),
+    ("plan-branches", "Branches of the plan: edit in isolation, review, merge."),
+    ("plan-revisions", "Committed revisions of the plan."),
+    ("chart-annotations", "Annotations on metric charts."),
+    ("anomaly-settings", "Per-project anomaly detection settings."),
+    ("alerting", "Alert destinations, rules, deliveries, monitors and inbox."),
+    ("data-sources", "Warehouse connections."),
+    ("event-photos", "Screenshots and design specs attached to events."),
+    ("search", "Search over the tracking plan."),
+    ("ai", "AI assistance grounded in the plan."),
+    ("activity", "Recent activity feed."),
+    ("audit", "Audit log of mutating actions."),
+    ("api-keys", "Personal API keys for programmatic access."),
+    ("settings", "Instance-level application settings."),
+    ("health", "Liveness and readiness probes (beyond the reference)."),
+]
+
+
+def create_app() -> FastAPI:
+    from tripl_core.runtime import ensure_database
+
+    ensure_database()
+    app = FastAPI(
+        title="tripl",
+        version=__version__,
+        description="Analytics tracking plan service",
+        openapi_tags=[{"name": n, "description": d} for n, d in TAGS],
+    )
+    errors.install(app)
+    for mod in sorted(pkgutil.iter_modules(routers.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{routers.__name__}.{mod.name}")
+        router = getattr(module, "router", None)
+        if router is not None:
+            app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""One router module per reference tag; `tripl_api.app` includes every module that defines `router`."""

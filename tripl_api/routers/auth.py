@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from tripl_api.deps import DB, AppSettings, Viewer, client_ip
+from tripl_api.schemas.auth import LoginRequest, RegisterRequest, UserResponse
+from tripl_core import accounts
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+@router.post("/register", summary="Register", response_model=UserResponse, status_code=201)
+def register(body: RegisterRequest, db: DB, settings: AppSettings):
+    return accounts.register(db, settings, body.email, body.password, body.name)
+
+
+@router.post("/login", summary="Login", response_model=UserResponse)
+def login(body: LoginRequest, request: Request, response: Response, db: DB, settings: AppSettings):
+    session = accounts.login(db, settings, body.email, body.password, client_ip(request),
+                             request.headers.get("user-agent"))
+    response.set_cookie(settings.cookie_name, session.token, max_age=session.max_age, httponly=True,
+                        samesite="lax", secure=settings.cookie_secure, path="/")
+    return session.user
+
+
+@router.post("/logout", summary="Logout", status_code=204)
+def logout(request: Request, db: DB, settings: AppSettings) -> Response:
+    accounts.logout(db, request.cookies.get(settings.cookie_name))
+    response = Response(status_code=204)
+    response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
+                           secure=settings.cookie_secure)
+    return response
+
+
+@router.get("/me", summary="Get Me", response_model=UserResponse)
+def me(actor: Viewer):
+    return actor.user

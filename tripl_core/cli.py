@@ -1,0 +1,124 @@
+"""The `tripl` command: run the service (API + Dagster as one process group), migrate, load the demo.
+
+It starts children as processes and never imports tripl_api or tripl_pipelines (no upward imports).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tripl_core.settings import get_settings
+
+
+def _db_upgrade(_: argparse.Namespace) -> int:
+    from tripl_core.migrations import upgrade
+    from tripl_core.runtime import ensure_database
+
+    url = ensure_database(migrate=False)
+    upgrade(url)
+    print("database migrated")
+    return 0
+
+
+def _dagster_home(settings) -> Path:
+    home = (settings.data_dir / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    src = Path.cwd() / "dagster.yaml"
+    if src.exists():
+        shutil.copyfile(src, home / "dagster.yaml")
+    return home
+
+
+def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+    # Each child leads its own process group so that we can stop it and everything it started.
+    return subprocess.Popen(cmd, env=env, start_new_session=True)
+
+
+def _stop(children: list[subprocess.Popen], grace: float = 10.0) -> None:
+    for proc in children:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in children:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from tripl_core.runtime import ensure_database
+
+    ensure_database()  # embedded server (owned by this process) + migrations
+    settings = get_settings()
+    env = dict(os.environ)
+    children = [_spawn([sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory",
+                        "--host", settings.host, "--port", str(settings.port),
+                        "--log-level", settings.log_level], env)]
+    print(f"tripl API on http://{settings.host}:{settings.port}/docs")
+    if not args.no_dagster:
+        env["DAGSTER_HOME"] = str(_dagster_home(settings))
+        children.append(_spawn([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
+                                "-h", settings.host, "-p", str(settings.dagster_port)], env))
+        print(f"Dagster UI on http://{settings.host}:{settings.dagster_port}")
+    if args.demo:
+        children.append(_spawn([sys.executable, "-m", "tripl_core.cli", "demo"], env))
+
+    stopping = False
+
+    def on_signal(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stopping:
+            if any(p.poll() not in (None, 0) for p in children[:2]):
+                print("a tripl process exited; stopping the others", file=sys.stderr)
+                break
+            time.sleep(0.5)
+    finally:
+        _stop(children)
+    return 0
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from tripl_core.runtime import ensure_database
+
+    ensure_database()
+    try:
+        from tripl_core.demo.load import main as demo_main
+    except ImportError:
+        print("the demo loader is not available yet", file=sys.stderr)
+        return 1
+    return demo_main()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tripl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the API and Dagster (embedded Postgres unless TRIPL_DATABASE_URL)")
+    up.add_argument("--no-dagster", action="store_true", help="start the API only")
+    up.add_argument("--demo", action="store_true", help="also load the demo project and warehouse")
+    up.set_defaults(func=_up)
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
+    sub.add_parser("demo", help="create the demo project, warehouse and scans").set_defaults(func=_demo)
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

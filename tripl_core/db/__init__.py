@@ -1,0 +1,1 @@
+"""Database access: typed models, engine/session factory, migrations."""

@@ -1,0 +1,1 @@
+"""tripl's Dagster code: assets, sensors, schedules, resources. Imports tripl_core, never tripl_api."""
