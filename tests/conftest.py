@@ -74,9 +74,14 @@ def app(database_url: str):
 
 @pytest.fixture(scope="session")
 def _tables(database_url: str) -> list[str]:
-    from tripl_core.db.models import metadata
+    """The tables the migrations created (a model whose migration is not written yet has no table to empty)."""
+    from sqlalchemy import create_engine, inspect
 
-    return [t.name for t in metadata.sorted_tables]
+    engine = create_engine(database_url)
+    try:
+        return [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,8 @@
-"""Request dependencies: DB session, the caller (cookie session or API key), role and scope checks, project."""
+"""Request dependencies: DB session, the caller (cookie session or API key), role and scope checks, project.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI must see the closures' real `Annotated[...]` types
+(a string annotation naming a closure variable cannot be resolved, which breaks /openapi.json and the routes).
+"""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass

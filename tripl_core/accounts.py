@@ -88,10 +88,15 @@ def login(db: Session, settings: Settings, email: str, password: str, ip: str,
     return NewSession(user=user, token=token, max_age=int(ttl.total_seconds()))
 
 
-def logout(db: Session, token: str | None) -> None:
-    if token:
-        db.execute(delete(UserSession).where(UserSession.token_hash == token_hash(token)))
-        db.commit()
+def logout(db: Session, token: str | None, actor: audit.Actor | None = None) -> None:
+    """End the session server-side, so a copied cookie stops working too."""
+    if not token:
+        return
+    ended = db.execute(delete(UserSession).where(UserSession.token_hash == token_hash(token))).rowcount
+    if ended and actor is not None:
+        audit.record(db, actor, "user.logout", "session", None, actor.user.email,
+                     message=f"{actor.label} logged out")
+    db.commit()
 
 
 def user_for_session(db: Session, token: str) -> User | None:

@@ -13,7 +13,7 @@ from tripl_core import audit
 from tripl_core.db.base import utcnow
 from tripl_core.db.models.auth import ApiKey, ApiKeyScope
 from tripl_core.db.models.projects import Project
-from tripl_core.errors import Invalid, NotFound, Unauthorized
+from tripl_core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from tripl_core.security import new_api_key, token_hash
 
 
@@ -32,6 +32,10 @@ def create(db: Session, actor: audit.Actor, name: str, scope: ApiKeyScope, expir
             raise Invalid("project_slug", f"No project with slug '{project_slug}'.")
     if expires_in_days is not None and expires_in_days < 1:
         raise Invalid("expires_in_days", "Must be at least 1 day.")
+    restricted_to = actor.api_key.project_id if actor.api_key else None
+    if restricted_to is not None and (project is None or project.id != restricted_to):
+        # A key must not mint a key wider than itself.
+        raise Forbidden("A project-restricted API key can only create keys for its own project.")
     token, prefix = new_api_key()
     key = ApiKey(
         user_id=actor.user.id, name=name, key_prefix=prefix, token_hash=token_hash(token), scope=scope,
@@ -44,6 +48,12 @@ def create(db: Session, actor: audit.Actor, name: str, scope: ApiKeyScope, expir
                  after={"name": name, "scope": scope.value, "key_prefix": prefix})
     db.commit()
     return MintedKey(key=key, token=token)
+
+
+def ensure_workspace_access(actor: audit.Actor) -> None:
+    """Workspace-wide mutations (new projects, roles) are outside any project a key is restricted to."""
+    if actor.api_key is not None and actor.api_key.project_id is not None:
+        raise Forbidden("This API key is restricted to one project.")
 
 
 def list_for(db: Session, actor: audit.Actor) -> list[ApiKey]:

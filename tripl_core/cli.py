@@ -57,16 +57,19 @@ def _stop(children: list[subprocess.Popen], grace: float = 10.0) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from tripl_core.runtime import ensure_database
+    from tripl_core.runtime import dagster_url_for, ensure_dagster_database, ensure_database
 
-    ensure_database()  # embedded server (owned by this process) + migrations
+    url = ensure_database()  # embedded server (owned by this process) + migrations
     settings = get_settings()
     env = dict(os.environ)
+    # Embedded mode exported it already; beside an external database it is derived unless configured.
+    env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
     children = [_spawn([sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory",
                         "--host", settings.host, "--port", str(settings.port),
                         "--log-level", settings.log_level], env)]
     print(f"tripl API on http://{settings.host}:{settings.port}/docs")
     if not args.no_dagster:
+        ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
         env["DAGSTER_HOME"] = str(_dagster_home(settings))
         children.append(_spawn([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
                                 "-h", settings.host, "-p", str(settings.dagster_port)], env))
@@ -82,15 +85,18 @@ def _up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    failed = False
     try:
         while not stopping:
-            if any(p.poll() not in (None, 0) for p in children[:2]):
+            # The API and Dagster must keep running; the demo loader (when asked for) exits when done.
+            if any(p.poll() is not None for p in children[: 1 if args.no_dagster else 2]):
                 print("a tripl process exited; stopping the others", file=sys.stderr)
+                failed = True
                 break
             time.sleep(0.5)
     finally:
         _stop(children)
-    return 0
+    return 1 if failed else 0
 
 
 def _demo(_: argparse.Namespace) -> int:

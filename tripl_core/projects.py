@@ -13,12 +13,16 @@ from sqlalchemy.orm import Session
 from tripl_core import audit
 from tripl_core.db.models.projects import Project
 from tripl_core.errors import Conflict, Invalid, NotFound
+from tripl_core.findings.summary import findings_summary
+from tripl_core.plan import branching
+from tripl_core.plan.summary import plan_summary
+from tripl_core.plan_extras.summary import plan_extras_summary
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 # Each domain adds counts to a project's summary; a provider maps project ids to partial summaries.
 SummaryProvider = Callable[[Session, list[uuid.UUID]], dict[uuid.UUID, dict[str, Any]]]
-SUMMARY_PROVIDERS: list[SummaryProvider] = []
+SUMMARY_PROVIDERS: list[SummaryProvider] = [plan_summary, plan_extras_summary, findings_summary]  # other domains append theirs
 
 
 def empty_summary() -> dict[str, Any]:
@@ -81,6 +85,7 @@ def create(db: Session, actor: audit.Actor, name: str, slug: str, description: s
     project = Project(name=name, slug=slug, description=description)
     db.add(project)
     db.flush()
+    branching.create_main(db, project, created_by=actor.user.id if actor else None)
     audit.record(db, actor, "project.create", "project", project.id, name, project=project,
                  after=audit.snapshot(project, ["name", "slug", "description"]))
     if commit:
@@ -98,16 +103,21 @@ def update(db: Session, actor: audit.Actor, project: Project, changes: dict[str,
             setattr(project, key, changes[key])
     db.flush()
     b, a = audit.changed(before, audit.snapshot(project, fields))
-    audit.record(db, actor, "project.update", "project", project.id, project.name, project=project,
-                 before=b, after=a)
+    if a:  # a PATCH that changes nothing is not a mutation: no audit entry
+        audit.record(db, actor, "project.update", "project", project.id, project.name, project=project,
+                     before=b, after=a)
     db.commit()
     return project
 
 
 def delete(db: Session, actor: audit.Actor, project: Project) -> None:
     """Everything a project owns references it with ON DELETE CASCADE, so one DELETE removes it all."""
-    audit.record(db, actor, "project.delete", "project", project.id, project.name, project=None,
+    # The entry names the project (slug kept; project_id becomes NULL by ON DELETE SET NULL), so that
+    # List Audit filtered by this slug still shows the deletion. Flushed first: the row must exist before the
+    # DELETE runs its SET NULL.
+    audit.record(db, actor, "project.delete", "project", project.id, project.name, project=project,
                  before=audit.snapshot(project, ["name", "slug", "description"]),
                  message=f"{actor.label} deleted project '{project.name}' ({project.slug})")
+    db.flush()
     db.delete(project)
     db.commit()

@@ -13,6 +13,21 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DESCRIBE_PROMPT = (
+    "You document analytics tracking plans. Given an event or event type with its fields and, when available, "
+    "values observed in the warehouse, write a concise description (1-3 sentences) of what it tracks and when it "
+    "fires, and suggest missing fields. Answer only with JSON: {\"description\": str, \"field_suggestions\": "
+    "[{\"name\": str, \"field_type\": str, \"description\": str}]}. Do not invent facts not in the context."
+)
+ASK_PROMPT = (
+    "You answer questions about an analytics tracking plan. Use only the plan excerpts given; cite them by their "
+    "[n] number. If the excerpts do not answer the question, say so plainly."
+)
+ALERT_PROMPT = (
+    "You explain data-quality alerts about analytics events to product and data teams. In 2-4 sentences, say what "
+    "changed, the likely cause and what to check first. Be factual; do not speculate beyond the data given."
+)
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIPL_", env_file=".env", extra="ignore")
@@ -47,8 +62,71 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(900, ge=1)
     api_key_touch_seconds: int = Field(60, ge=0, description="Minimum gap between last_used_at writes.")
 
+    # plan review
+    viewer_comments_enabled: bool = Field(
+        False, description="Whether viewers may comment on plan branches (they can always read them)."
+    )
+
+    # warehouses
+    warehouse_timeout_seconds: int = Field(
+        30, ge=1, le=3600, description="Query timeout of a data source whose timeout_seconds is not set."
+    )
+    warehouse_max_result_rows: int = Field(
+        1_000_000, ge=1, description="Row cap of any warehouse result (ClickHouse max_result_rows, fetch cap)."
+    )
+    warehouse_maximum_bytes_billed: int = Field(
+        10 * 1024**3, ge=1, description="BigQuery: bytes a query may bill; dry runs above it are refused."
+    )
+    preview_workers: int = Field(4, ge=1, le=64, description="Threads running scan previews in the API process.")
+    scan_executor: str = Field(
+        "dagster", pattern="^(dagster|inprocess)$",
+        description="Who runs scan jobs: dagster (the queue sensor) or inprocess (an API worker thread, no Dagster)."
+    )
+
     # uploads
     photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1)
+
+    # run-time changeable through the settings API (tripl_core.service_settings layers overrides on these)
+    public_base_url: str | None = Field(None, description="Public URL of this instance, for links in alerts.")
+    slack_api_base_url: str = Field("https://slack.com/api/", description="Slack Web API base (tests: local).")
+    telegram_api_base_url: str = Field("https://api.telegram.org", description="Telegram Bot API base.")
+    linear_api_url: str = Field("https://api.linear.app/graphql", description="Linear GraphQL endpoint.")
+    jira_api_version: int = Field(
+        3, ge=2, le=3, description="Jira REST version: 3 (Cloud, ADF descriptions) or 2 (Server/Data Center)."
+    )
+    alert_delivery_timeout_seconds: int = Field(10, ge=1, le=300, description="HTTP/SMTP timeout per delivery.")
+    alert_delivery_max_attempts: int = Field(5, ge=1, le=20, description="Attempts before a delivery fails.")
+    alert_retry_base_seconds: int = Field(
+        60, ge=1, le=86400, description="Backoff before the 2nd attempt of a failed delivery; doubles per attempt.")
+    alert_retry_max_seconds: int = Field(3600, ge=1, le=86400, description="Longest backoff between attempts.")
+    alert_dispatch_lookback_hours: int = Field(
+        48, ge=1, le=2160, description="Findings newer than this (by their bucket) are matched against rules.")
+    alert_correlation_window_minutes: int = Field(
+        360, ge=1, le=43200, description="Inbox: items of one scope and direction this close form one group.")
+    alert_false_positive_threshold: int = Field(
+        2, ge=1, le=1000, description="False positives of a pattern before dispatch suppresses its lookalikes.")
+    smtp_host: str | None = Field(None, description="SMTP server for email alerts. Unset: email disabled.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(None, description="Write-only through the API.")
+    smtp_starttls: bool = Field(True, description="Upgrade the connection with STARTTLS.")
+    smtp_ssl: bool = Field(False, description="Implicit TLS (port 465); excludes smtp_starttls.")
+    smtp_from: str = Field("tripl@localhost", description="Sender address of email alerts.")
+    smtp_timeout_seconds: int = Field(10, ge=1, le=300)
+    ai_enabled: bool = Field(False, description="AI assistance (describe, ask, alert explanations).")
+    ai_base_url: str = Field("https://api.openai.com/v1", description="Any OpenAI-compatible API base URL.")
+    ai_model: str = Field("gpt-4o-mini", description="Chat-completions model name.")
+    ai_api_key: str | None = Field(None, description="Bearer token for the AI endpoint. Write-only via API.")
+    ai_timeout_seconds: int = Field(30, ge=1, le=600)
+    ai_max_output_tokens: int = Field(800, ge=1, le=32000)
+    describe_system_prompt: str = Field(DESCRIBE_PROMPT, min_length=1)
+    ask_system_prompt: str = Field(ASK_PROMPT, min_length=1)
+    alert_explanation_system_prompt: str = Field(ALERT_PROMPT, min_length=1)
+    search_embeddings_enabled: bool = Field(False, description="Semantic search with pgvector embeddings.")
+    search_embedding_provider: str = Field("openai", description="'openai': any OpenAI-compatible /embeddings.")
+    search_embedding_model: str = Field("text-embedding-3-small")
+    search_embedding_api_key: str | None = Field(None, description="Unset: ai_api_key is used.")
+    search_embedding_base_url: str | None = Field(None, description="Unset: ai_base_url is used.")
 
     @property
     def uploads_dir(self) -> Path:

@@ -23,7 +23,8 @@ def create_api_key(body: ApiKeyCreate, db: DB, actor: ViewerWrite):
     if body.scope == ApiKeyScope.write and actor.role == UserRole.viewer:
         raise Forbidden("Viewers can only create read keys.")
     minted = api_keys.create(db, actor, body.name, body.scope, body.expires_in_days, body.project_slug)
-    return ApiKeyCreated.model_validate(minted.key).model_copy(update={"token": minted.token})
+    listed = ApiKeyResponse.model_validate(minted.key)
+    return ApiKeyCreated(**listed.model_dump(), token=minted.token)
 
 
 @router.delete("/{key_id}", summary="Revoke Api Key", status_code=204)

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 @router.get("", summary="List Audit", response_model=AuditPage)
 def list_audit(
     db: DB,
-    _: OwnerRead,
+    actor: OwnerRead,
     project_slug: str | None = None,
     action: str | None = Query(None, description="An action ('event.create') or a family ('event')."),
     user_id: uuid.UUID | None = None,
@@ -27,5 +27,6 @@ def list_audit(
 ):
     items, total = activity.list_audit(db, project_slug=project_slug, action=action, user_id=user_id,
                                        user_email=user_email, since=since, until=until, limit=limit,
-                                       offset=offset)
+                                       offset=offset,
+                                       only_project_id=actor.api_key.project_id if actor.api_key else None)
     return {"items": items, "total": total}

@@ -5,8 +5,9 @@ from sqlalchemy.orm import Session
 
 from tripl_api.deps import DB, Editor, ProjectOwner, ProjectRead, ProjectWrite, Viewer
 from tripl_api.schemas.projects import ProjectCreate, ProjectResponse, ProjectUpdate
-from tripl_core import projects
+from tripl_core import api_keys, projects
 from tripl_core.db.models.projects import Project
+from tripl_core.demo.plan import create_demo_project as build_demo
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
@@ -27,7 +28,15 @@ def list_projects(db: DB, actor: Viewer):
 
 @router.post("", summary="Create Project", response_model=ProjectResponse, status_code=201)
 def create_project(body: ProjectCreate, db: DB, actor: Editor):
+    api_keys.ensure_workspace_access(actor)
     return project_out(db, projects.create(db, actor, body.name, body.slug, body.description))
+
+
+@router.post("/demo", summary="Create Demo Project", response_model=ProjectResponse, status_code=201)
+def create_demo_project(db: DB, actor: Editor):
+    """A realistic mobile-shop plan (tripl_core.demo); each call makes a new project (demo, demo-2, …)."""
+    api_keys.ensure_workspace_access(actor)
+    return project_out(db, build_demo(db, actor))
 
 
 @router.get("/{slug}", summary="Get Project", response_model=ProjectResponse)

@@ -1,0 +1,319 @@
+"""Volume anomalies: crafted series with known answers (spikes, seasonality, level shifts, low counts, gaps)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tripl_core.detection.config import DEFAULTS, VolumeSettings, coerce_settings
+from tripl_core.detection.volume import (
+    COLUMNS,
+    direction_label,
+    forecast,
+    forecast_frame,
+    score_frame,
+    score_series,
+)
+from tripl_core.errors import Invalid
+
+
+def series(values, freq: str = "1h", start: str = "2026-01-05") -> pd.Series:
+    """Monday 2026-01-05 00:00 UTC onwards."""
+    index = pd.date_range(start, periods=len(values), freq=freq, tz="UTC")
+    return pd.Series(np.asarray(values, dtype=float), index=index)
+
+
+def daily_shape(n: int, per_day: int) -> np.ndarray:
+    hours = (np.arange(n) % per_day) * 24 / per_day
+    return 1.0 + 0.8 * np.sin((hours - 9) / 24 * 2 * np.pi)
+
+
+def stabilised(x: float, q: float) -> float:
+    """The documented transform: (2/q)·asinh(q·√(x + 3/8))."""
+    return 2 / q * np.arcsinh(q * np.sqrt(x + 0.375))
+
+
+def test_output_shape_and_columns():
+    s = series(np.full(300, 100.0))
+    out = score_series(s)
+    assert list(out.columns) == list(COLUMNS)
+    assert out.index.equals(s.index)
+    assert out["is_anomaly"].dtype == bool
+    assert set(out["direction"].unique()) == {None}
+
+
+def test_spike_is_found_with_hand_checked_numbers():
+    values = np.full(300, 100.0)
+    values[250] = 300.0
+    out = score_series(series(values))
+    assert out["is_anomaly"].tolist().count(True) == 1
+    row = out.iloc[250]
+    assert row["is_anomaly"] and row["direction"] == "spike"
+    # constant history: expected is exactly the level, the spread is the 5 % floor (no excess noise at all)
+    assert row["expected"] == pytest.approx(100.0, rel=1e-4)
+    assert row["z"] == pytest.approx(stabilised(300, 0.05) - stabilised(100, 0.05), rel=1e-3)
+    assert row["lower"] < 100 < row["upper"] < 300
+    assert row["upper"] == pytest.approx((np.sinh((stabilised(100, 0.05) + 5) * 0.025) / 0.05) ** 2 - 0.375, rel=1e-3)
+
+
+def test_outage_is_a_drop():
+    values = np.full(300, 500.0)
+    values[260:266] = 0.0
+    out = score_series(series(values))
+    assert out["is_anomaly"].iloc[260:266].all()
+    assert set(out["direction"].iloc[260:266]) == {"drop"}
+    assert not out["is_anomaly"].iloc[266:].any(), "the recovery is not a spike: the outage was not learned"
+
+
+def test_daily_peaks_are_not_anomalies():
+    rng = np.random.default_rng(1)
+    per_day = 96
+    lam = 300 * daily_shape(per_day * 14, per_day)
+    out = score_series(series(rng.poisson(lam), freq="15min"))
+    assert not out["is_anomaly"].any()
+    # after a few days the band follows the daily shape: peak expected ≈ 540, trough ≈ 60
+    last_day = out.iloc[-per_day:]
+    assert last_day["expected"].max() == pytest.approx(540, rel=0.1)
+    assert last_day["expected"].min() == pytest.approx(60, rel=0.25)
+
+
+def test_weekend_dip_is_learned_once_a_week_of_history_exists():
+    rng = np.random.default_rng(2)
+    n = 24 * 35
+    weekend = np.where((np.arange(n) // 24) % 7 >= 5, 0.4, 1.0)
+    out = score_series(series(rng.poisson(1000 * daily_shape(n, 24) * weekend)))
+    assert not out["is_anomaly"].iloc[24 * 14 :].any()
+
+
+def test_level_shift_is_learned():
+    rng = np.random.default_rng(3)
+    values = rng.poisson(np.r_[np.full(24 * 14, 1000.0), np.full(24 * 7, 2000.0)])
+    out = score_series(series(values))
+    shift = 24 * 14
+    assert out["is_anomaly"].iloc[shift : shift + 3].all() and out["direction"].iloc[shift] == "spike"
+    assert not out["is_anomaly"].iloc[shift + 24 :].any(), "a day later the new level is normal"
+    assert out["expected"].iloc[-1] == pytest.approx(2000, rel=0.05)
+
+
+def test_low_counts_with_zeros_do_not_alarm():
+    rng = np.random.default_rng(4)
+    values = rng.poisson(0.5, 2016)
+    assert (values == 0).mean() > 0.5
+    out = score_series(series(values, freq="15min"))
+    assert not out["is_anomaly"].any()
+    assert (out["lower"] >= 0).all()
+
+
+def test_anomalies_do_not_pollute_the_baseline():
+    rng = np.random.default_rng(5)
+    lam = 800 * daily_shape(24 * 21, 24)
+    clean = rng.poisson(lam).astype(float)
+    spoiled = clean.copy()
+    spoiled[24 * 14 + 10 : 24 * 14 + 14] = 8000.0  # a 10× burst for four hours
+    a, b = score_series(series(clean)), score_series(series(spoiled))
+    assert b["is_anomaly"].iloc[24 * 14 + 10 : 24 * 14 + 14].all()
+    after = slice(24 * 14 + 14, None)
+    assert not b["is_anomaly"].iloc[after].any()
+    # the burst did not move the baseline: half a day later (and the same hours the next days) expectations are
+    # what they would have been without it (within the noise of which day a median picks); in between, the level may lift by less than the burst's own 10×
+    settled = slice(24 * 14 + 24, None)
+    np.testing.assert_allclose(b["expected"].iloc[settled], a["expected"].iloc[settled], rtol=0.06)
+    ratio = b["expected"].iloc[after] / a["expected"].iloc[after]
+    assert ratio.max() < 1.4
+
+
+def test_online_appending_future_buckets_does_not_change_the_past():
+    rng = np.random.default_rng(6)
+    values = rng.poisson(400 * daily_shape(24 * 20, 24)).astype(float)
+    values[300] = 3000.0
+    values[400:405] = 0.0
+    full = score_series(series(values))
+    for cut in (301, 333, 402, 450):
+        part = score_series(series(values[:cut]))
+        pd.testing.assert_frame_equal(part, full.iloc[:cut])
+
+
+def test_gaps_count_as_zero_and_nan_is_unknown():
+    values = np.full(300, 400.0)
+    s = series(values)
+    gapped = s.drop(s.index[250:254])
+    zero_filled = s.copy()
+    zero_filled.iloc[250:254] = 0.0
+    out_gapped, out_zero = score_series(gapped), score_series(zero_filled)
+    assert out_gapped.index.equals(gapped.index)
+    pd.testing.assert_frame_equal(out_gapped, out_zero.loc[gapped.index])
+    assert out_zero["is_anomaly"].iloc[250:254].all()
+
+    unknown = s.copy()
+    unknown.iloc[250:254] = np.nan
+    out = score_series(unknown)
+    assert not out["is_anomaly"].any()
+    assert out["z"].iloc[250:254].isna().all()
+    assert out["expected"].iloc[250:254].notna().all()
+
+
+def test_warm_up_and_min_expected_count():
+    values = np.full(300, 1.0)
+    values[10] = 500.0
+    values[200] = 40.0
+    out = score_series(series(values))
+    assert not out["is_anomaly"].iloc[10], "before min_history_buckets nothing is judged"
+    assert out["is_anomaly"].iloc[200], "actual 40 ≥ min_expected_count 10"
+    assert not score_series(series(values), {"min_expected_count": 50})["is_anomaly"].any()
+    assert score_series(series(values), {"min_history_buckets": 5})["is_anomaly"].iloc[10]
+
+
+def test_min_consecutive_persistence_rule():
+    values = np.full(300, 100.0)
+    values[200] = 400.0
+    values[250:253] = 400.0
+    out = score_series(series(values), {"min_consecutive": 2})
+    assert not out["is_anomaly"].iloc[200]
+    assert out["is_anomaly"].iloc[250:253].tolist() == [False, True, True]
+
+
+def test_score_frame_matches_score_series():
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {f"s{i}": rng.poisson(50 * (i + 1), 400).astype(float) for i in range(3)},
+        index=pd.date_range("2026-01-05", periods=400, freq="1h", tz="UTC"),
+    )
+    frame.iloc[350, 1] = 2000.0
+    panel = score_frame(frame)
+    assert set(panel) == set(COLUMNS)
+    for name in frame.columns:
+        one = score_series(frame[name])
+        np.testing.assert_allclose(panel["expected"][name], one["expected"], rtol=1e-6)
+        assert panel["is_anomaly"][name].tolist() == one["is_anomaly"].tolist()
+        assert [direction_label(c) for c in panel["direction"][name]] == one["direction"].tolist()
+    assert panel["is_anomaly"].iloc[350, 1] and panel["direction"].iloc[350, 1] == 1
+
+
+def test_forecast_continues_the_seasonal_shape():
+    per_day = 24
+    values = 1000 * daily_shape(per_day * 21, per_day)
+    s = series(values)
+    out = forecast(s, 6)
+    assert list(out.columns) == ["expected", "lower", "upper"]
+    assert out.index[0] == s.index[-1] + pd.Timedelta(hours=1) and len(out) == 6
+    truth = 1000 * daily_shape(per_day * 21 + 6, per_day)[-6:]
+    np.testing.assert_allclose(out["expected"], truth, rtol=0.03)
+    assert (out["lower"] < out["expected"]).all() and (out["expected"] < out["upper"]).all()
+
+
+def test_settings_accept_dataclass_mapping_object_and_none():
+    assert coerce_settings(None) == DEFAULTS
+    assert coerce_settings({"sigma_threshold": 3, "unknown": 1, "min_history_buckets": None}).sigma_threshold == 3.0
+    row = SimpleNamespace(baseline_window_buckets=500, min_history_buckets=10, sigma_threshold=4.5,
+                          min_expected_count=0, anomaly_detection_enabled=True)
+    cfg = coerce_settings(row)
+    assert (cfg.baseline_window_buckets, cfg.min_history_buckets, cfg.sigma_threshold) == (500, 10, 4.5)
+    assert coerce_settings(VolumeSettings(sigma_threshold=2)).sigma_threshold == 2
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        ({"sigma_threshold": 0}, "sigma_threshold"),
+        ({"sigma_threshold": -1.5}, "sigma_threshold"),
+        ({"baseline_window_buckets": 0}, "baseline_window_buckets"),
+        ({"min_history_buckets": -1}, "min_history_buckets"),
+        ({"min_expected_count": -3}, "min_expected_count"),
+        ({"min_consecutive": 0}, "min_consecutive"),
+        ({"relative_floor": 1.5}, "relative_floor"),
+        ({"baseline_window_buckets": 2.5}, "baseline_window_buckets"),
+        ({"sigma_threshold": "high"}, "sigma_threshold"),
+        ({"sigma_threshold": True}, "sigma_threshold"),
+    ],
+)
+def test_invalid_settings_name_the_field(settings, field):
+    with pytest.raises(Invalid) as err:
+        score_series(series(np.ones(10)), settings)
+    assert err.value.loc[-1] == field
+
+
+def test_invalid_input_names_the_field():
+    with pytest.raises(Invalid) as err:
+        score_series(pd.Series([1.0, 2.0]))
+    assert err.value.loc[-1] == "counts"
+    with pytest.raises(Invalid, match="negative"):
+        score_series(series([1.0, -2.0, 3.0]))
+    irregular = pd.Series([1.0, 2.0, 3.0], index=pd.to_datetime(["2026-01-01 00:00", "2026-01-01 00:20",
+                                                                 "2026-01-01 00:50"], utc=True))
+    with pytest.raises(Invalid, match="regular"):
+        score_series(irregular)
+    with pytest.raises(Invalid) as err:
+        forecast(series(np.ones(10)), 0)
+    assert err.value.loc[-1] == "horizon"
+
+
+def test_empty_and_tiny_series():
+    empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([], tz="UTC"))
+    assert score_series(empty).empty
+    out = score_series(series([5.0]))
+    assert len(out) == 1 and not out["is_anomaly"].iloc[0]
+
+
+def test_score_frame_validates_and_fills_gaps():
+    index = pd.date_range("2026-01-05", periods=200, freq="1h", tz="UTC")
+    frame = pd.DataFrame({"a": np.full(200, 300.0), "b": np.full(200, 50.0)}, index=index)
+    gapped = frame.drop(index[150:153])
+    panel = score_frame(gapped)
+    assert panel["expected"].index.equals(gapped.index)
+    filled = frame.copy()
+    filled.iloc[150:153] = 0.0
+    np.testing.assert_allclose(panel["expected"].to_numpy(), score_frame(filled)["expected"].loc[gapped.index])
+    with pytest.raises(Invalid) as err:
+        score_frame(frame.assign(a=-frame["a"]))
+    assert err.value.loc[-1] == "frame"
+    with pytest.raises(Invalid) as err:
+        score_frame(frame.assign(a="many"))
+    assert err.value.loc[-1] == "frame"
+
+
+def test_band_is_the_one_judged_by():
+    rng = np.random.default_rng(8)
+    values = rng.poisson(2000 * daily_shape(24 * 21, 24)).astype(float)
+    values[[300, 360, 420]] = [9000.0, 100.0, 6000.0]
+    out = score_series(series(values))
+    judged = out.iloc[96:]
+    x = values[96:]
+    inside = (judged["lower"].to_numpy() <= x + 1e-3) & (x <= judged["upper"].to_numpy() + 1e-3)
+    assert (inside | judged["is_anomaly"].to_numpy()).all(), "outside the band ⇒ anomalous"
+    assert out["is_anomaly"].iloc[[300, 360, 420]].all()
+    assert out["direction"].iloc[[300, 360, 420]].tolist() == ["spike", "drop", "spike"]
+
+
+def test_forecast_frame_matches_forecast():
+    index = pd.date_range("2026-01-05", periods=24 * 15, freq="1h", tz="UTC")
+    frame = pd.DataFrame({"a": 500 * daily_shape(len(index), 24), "b": np.full(len(index), 40.0)}, index=index)
+    panel = forecast_frame(frame, 3)
+    for name in frame.columns:
+        one = forecast(frame[name], 3)
+        np.testing.assert_allclose(panel["expected"][name], one["expected"], rtol=1e-6)
+        np.testing.assert_allclose(panel["upper"][name], one["upper"], rtol=1e-6)
+    with pytest.raises(Invalid) as err:
+        forecast_frame(frame, 10_001)
+    assert err.value.loc[-1] == "horizon"
+
+
+def test_long_outage_on_a_seasonal_series_is_flagged_throughout_and_recovery_is_quiet():
+    rng = np.random.default_rng(9)
+    per_day = 288  # 5-minute buckets
+    n = per_day * 12
+    values = rng.poisson(60 * daily_shape(n, per_day)).astype(float)
+    start = per_day * 10 + 150
+    values[start : start + 40] = 0.0  # 3h20 without events
+    out = score_series(series(values, freq="5min"))
+    assert out["is_anomaly"].iloc[start : start + 40].all()
+    assert not out["is_anomaly"].iloc[start + 40 :].any()
+
+
+def test_a_stray_timestamp_is_rejected_not_expanded():
+    index = pd.DatetimeIndex(["2020-01-01 00:00:00", "2020-01-01 00:00:01", "2026-01-01 00:00:00"], tz="UTC")
+    with pytest.raises(Invalid) as err:
+        score_series(pd.Series([1.0, 2.0, 3.0], index=index))
+    assert err.value.loc[-1] == "counts"

@@ -1,0 +1,115 @@
+"""Pipeline fixtures: the crafted raw events (tests/pipelines/data.py) in a Postgres `pipe_warehouse` database
+on the test server and in chdb, a project with the matching plan, and scan configs over either warehouse.
+
+chdb allows one engine path per process: if another test area already opened one, it is reused.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from tests.pipelines.data import PLAN_FIELDS, make_rows
+
+BASE = "/api/v1/projects/shop-app"
+
+
+@pytest.fixture(scope="session")
+def raw_rows() -> pd.DataFrame:
+    return make_rows()
+
+
+@pytest.fixture(scope="session")
+def pipe_pg(pg_server_url: str, raw_rows: pd.DataFrame) -> dict:
+    url = make_url(pg_server_url.replace("postgresql+psycopg://", "postgresql://"))
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("drop database if exists pipe_warehouse with (force)")
+        conn.execute("create database pipe_warehouse")
+    wh = url.set(database="pipe_warehouse").render_as_string(hide_password=False)
+    with psycopg.connect(wh, autocommit=True) as conn:
+        conn.execute("create table pipe_events (ts timestamptz not null, event_type text not null, "
+                     "name text not null, app_version text, props jsonb not null)")
+        buf = io.StringIO()
+        raw_rows.to_csv(buf, index=False, header=False)
+        with conn.cursor().copy("copy pipe_events from stdin (format csv)") as copy:
+            copy.write(buf.getvalue())
+    return {"host": url.host or url.query.get("host") or "localhost", "port": url.port or 5432,
+            "database": "pipe_warehouse", "username": url.username or "", "password": url.password or ""}
+
+
+@pytest.fixture(scope="session")
+def pipe_chdb(raw_rows: pd.DataFrame) -> str:
+    from tripl_core.warehouse import ConnectionConfig, DBType, connect
+    from tripl_core.warehouse import clickhouse as ch
+
+    opened = [path for path, _ in ch._chdb_clients]
+    host = f"chdb://{opened[0]}" if opened else f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'e'}"
+    adapter = connect(ConnectionConfig(db_type=DBType.clickhouse, host=host, database="default"))
+    client = adapter.client
+    client.command("DROP TABLE IF EXISTS pipe_events")
+    client.command("CREATE TABLE pipe_events (ts DateTime('UTC'), event_type String, name String, "
+                   "app_version String, props String) ENGINE = MergeTree ORDER BY ts")
+    client.insert_df("pipe_events", raw_rows.assign(ts=raw_rows["ts"].dt.tz_convert(None)))
+    return host
+
+
+@pytest.fixture
+def plan(owner: TestClient, project: dict) -> dict:
+    r = owner.post(f"{BASE}/event-types", json={"name": "screen_view", "display_name": "Screen view",
+                                                 "field_definitions": PLAN_FIELDS})
+    assert r.status_code == 201, r.text
+    et = r.json()
+    events = {}
+    for name in ("home", "search", "cart"):
+        r = owner.post(f"{BASE}/events", json={"event_type_id": et["id"], "name": name, "status": "live",
+                                                 "field_values": [{"field_name": "platform", "value": "ios"}]})
+        assert r.status_code == 201, r.text
+        events[name] = r.json()
+    return {"event_type": et, "events": events}
+
+
+def _source(owner: TestClient, kind: str, pipe_pg: dict | None, chdb_host: str | None) -> dict:
+    if kind == "postgres":
+        body = {"name": "pipe pg", "db_type": "postgres", "host": pipe_pg["host"], "port": pipe_pg["port"],
+                "database_name": pipe_pg["database"], "username": pipe_pg["username"],
+                "password": pipe_pg["password"]}
+    else:
+        body = {"name": "pipe ch", "db_type": "clickhouse", "host": chdb_host, "database_name": "default"}
+    r = owner.post("/api/v1/data-sources", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def make_config(owner: TestClient, source: dict, **overrides) -> dict:
+    body = {"data_source_id": source["id"], "name": f"events {source['db_type']}",
+            "base_query": "SELECT * FROM pipe_events", "event_type_column": "event_type", "time_column": "ts",
+            "event_name_format": "{name}", "json_value_paths": ["props.price"],
+            "distribution_drift_fields": ["props.price"], "metric_breakdown_columns": ["props.platform"],
+            "app_version_column": "app_version", "interval": "1h", "replay_chunk_interval": "6h", **overrides}
+    r = owner.post(f"{BASE}/scans", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+@pytest.fixture(params=["postgres", "clickhouse"])
+def scan(request, owner: TestClient, plan: dict) -> Iterator[dict]:
+    """A scan config over the crafted rows in Postgres or chdb."""
+    if request.param == "postgres":
+        source = _source(owner, "postgres", request.getfixturevalue("pipe_pg"), None)
+    else:
+        source = _source(owner, "clickhouse", None, request.getfixturevalue("pipe_chdb"))
+    yield make_config(owner, source)
+
+
+@pytest.fixture
+def pg_scan(owner: TestClient, plan: dict, pipe_pg: dict) -> dict:
+    return make_config(owner, _source(owner, "postgres", pipe_pg, None))

@@ -1,0 +1,95 @@
+"""Warehouse fixtures: one embedded chdb engine per test process, a `warehouse` database on the test PostgreSQL
+server, and a fake BigQuery server. All three hold the same synthetic raw events (`events_frame`).
+
+chdb allows one engine path per process: every chdb data source in these tests uses `chdb_host`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tripl_core.warehouse import ConnectionConfig, DBType, connect
+
+N_ROWS = 2000
+START = datetime(2026, 1, 1, tzinfo=UTC)
+COUNTRIES = ["US"] * 8 + ["DE"] * 4 + ["FR"] * 2 + ["JP", "BR", "IN", "CA"]
+
+
+def make_events() -> pd.DataFrame:
+    """Deterministic raw events: 37 s apart over ~20.5 h, 5 event names, skewed countries, JSON properties."""
+    i = range(N_ROWS)
+    props = [json.dumps({"screen": f"s{k % 4}", "price": float(k % 100), "nested": {"flag": bool(k % 2)},
+                         **({"maybe": None} if k % 10 == 0 else {}), **({"opt": k} if k % 3 == 0 else {})})
+             for k in i]
+    return pd.DataFrame({
+        "ts": [START + timedelta(seconds=37 * int(k)) for k in i],
+        "event": [f"e{k % 5}" for k in i],
+        "country": [COUNTRIES[k % len(COUNTRIES)] for k in i],
+        "app_version": [f"1.{k % 3}" for k in i],
+        "amount": [None if k % 7 == 0 else float(k % 50) for k in i],
+        "props": props,
+    })
+
+
+@pytest.fixture(scope="session")
+def events_frame() -> pd.DataFrame:
+    return make_events()
+
+
+@pytest.fixture(scope="session")
+def chdb_host() -> str:
+    return f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'engine'}"
+
+
+@pytest.fixture(scope="session")
+def ch_adapter(chdb_host: str, events_frame: pd.DataFrame):
+    adapter = connect(ConnectionConfig(db_type=DBType.clickhouse, host=chdb_host, database="default"))
+    client = adapter.client
+    client.command("DROP TABLE IF EXISTS events")
+    client.command("CREATE TABLE events (ts DateTime('UTC'), event String, country String, app_version String, "
+                   "amount Nullable(Float64), props String) ENGINE = MergeTree ORDER BY ts")
+    client.insert_df("events", events_frame.assign(ts=events_frame["ts"].dt.tz_convert(None)))
+    return adapter
+
+
+@pytest.fixture(scope="session")
+def pg_warehouse(pg_server_url: str, events_frame: pd.DataFrame) -> Iterator[dict]:
+    """A `warehouse` database with the events table; yields connection parts for ConnectionConfig."""
+    url = make_url(pg_server_url.replace("postgresql+psycopg://", "postgresql://"))
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("drop database if exists warehouse with (force)")
+        conn.execute("create database warehouse")
+    wh = url.set(database="warehouse").render_as_string(hide_password=False)
+    with psycopg.connect(wh, autocommit=True) as conn:
+        conn.execute("create table events (ts timestamptz not null, event text not null, country text not null, "
+                     "app_version text not null, amount double precision, props jsonb not null)")
+        buf = io.StringIO()
+        events_frame.to_csv(buf, index=False, header=False)
+        with conn.cursor().copy("copy events from stdin (format csv)") as copy:
+            copy.write(buf.getvalue())
+    # pgserver listens on a Unix socket: the host is then the socket directory (?host=… in the URL).
+    yield {"host": url.host or url.query.get("host") or "localhost", "port": url.port or 5432,
+           "database": "warehouse", "username": url.username or "", "password": url.password or ""}
+
+
+@pytest.fixture(scope="session")
+def pg_adapter(pg_warehouse: dict):
+    return connect(pg_config(pg_warehouse))
+
+
+def pg_config(parts: dict, **overrides) -> ConnectionConfig:
+    values = {"db_type": DBType.postgres, "host": parts["host"], "port": parts["port"], "database": parts["database"],
+              "username": parts["username"], "password": parts["password"]}
+    values.update(overrides)
+    return ConnectionConfig(**values)

@@ -1,0 +1,229 @@
+"""The alert inbox: delivered findings about one incident form a correlation group, handled as one.
+
+An incident = one scope (plus field, for drifts) × kind × direction; a delivered item joins the newest open,
+acknowledged or muted group of its incident whose latest bucket is within `alert_correlation_window_minutes`,
+whichever rule or destination delivered it, otherwise it starts a new group. Resolved and false-positive groups
+are closed: a later item starts a new group.
+
+False positives are fed back through `alert_feedback` (one row per pattern = incident key × direction: count and
+the largest |z| marked): once a pattern has `alert_false_positive_threshold` false positives, dispatch records
+lookalikes (|z| not above the largest marked one) as `feedback` instead of sending them, and
+`false_positive_patterns()` hands the same rows to the detector.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from tripl_core import audit
+from tripl_core.alerting.candidates import Candidate
+from tripl_core.db.models.alerting import (
+    AlertCorrelationGroup,
+    AlertDelivery,
+    AlertDeliveryItem,
+    AlertFeedback,
+    GroupStatus,
+)
+from tripl_core.db.models.projects import Project
+from tripl_core.errors import Invalid, NotFound
+
+ACTIVE = (GroupStatus.open, GroupStatus.acknowledged, GroupStatus.muted)
+ACTIONS = ("acknowledge", "resolve", "mute", "reopen", "false_positive")
+
+
+def effective_status(group: AlertCorrelationGroup, now: datetime) -> GroupStatus:
+    """A mute that ran out shows (and behaves) as open again."""
+    if group.status == GroupStatus.muted and (group.muted_until is None or group.muted_until <= now):
+        return GroupStatus.open
+    return group.status
+
+
+def assign_group(db: Session, cand: Candidate, window: timedelta, now: datetime) -> AlertCorrelationGroup:
+    """The group a delivered item belongs to (created when none is open within the window)."""
+    db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"alert-group:{cand.project_id}:"
+                                                                          f"{cand.scope_key}"})
+    group = db.scalars(
+        select(AlertCorrelationGroup).where(
+            AlertCorrelationGroup.project_id == cand.project_id,
+            AlertCorrelationGroup.scope_key == cand.scope_key,
+            AlertCorrelationGroup.direction.is_not_distinct_from(cand.direction),
+            AlertCorrelationGroup.status.in_(ACTIVE),
+            AlertCorrelationGroup.latest_bucket >= cand.latest - window,
+            AlertCorrelationGroup.first_bucket <= cand.latest + window,
+        ).order_by(AlertCorrelationGroup.latest_bucket.desc()).limit(1)).first()
+    if group is None:
+        group = AlertCorrelationGroup(
+            project_id=cand.project_id, scope_key=cand.scope_key, kind=cand.kind, scope_type=cand.scope_type,
+            scope_ref=cand.scope_ref, scope_name=cand.scope_name, direction=cand.direction,
+            status=GroupStatus.open, false_positive_count=0, first_bucket=cand.latest, latest_bucket=cand.latest)
+        db.add(group)
+    else:
+        group.latest_bucket = max(group.latest_bucket or cand.latest, cand.latest)
+        group.first_bucket = min(group.first_bucket or cand.latest, cand.latest)
+        group.scope_name = cand.scope_name or group.scope_name
+    group.latest_delivery_at = now
+    db.flush()
+    return group
+
+
+def group_muted(db: Session, cand: Candidate, now: datetime) -> bool:
+    return db.scalar(select(func.count()).select_from(AlertCorrelationGroup).where(
+        AlertCorrelationGroup.project_id == cand.project_id, AlertCorrelationGroup.scope_key == cand.scope_key,
+        AlertCorrelationGroup.direction.is_not_distinct_from(cand.direction),
+        AlertCorrelationGroup.status == GroupStatus.muted, AlertCorrelationGroup.muted_until > now)) > 0
+
+
+def feedback_for(db: Session, project_ids: list[uuid.UUID]) -> dict[tuple[uuid.UUID, str], AlertFeedback]:
+    rows = db.scalars(select(AlertFeedback).where(AlertFeedback.project_id.in_(project_ids))) if project_ids else []
+    return {(r.project_id, r.pattern_key): r for r in rows}
+
+
+def suppressed_by_feedback(fb: AlertFeedback | None, cand: Candidate, threshold: int) -> bool:
+    """Learned suppression: enough false positives of this pattern, and this one is no larger than them."""
+    if fb is None or fb.false_positive_count < threshold:
+        return False
+    return cand.abs_z is None or fb.max_abs_z is None or cand.abs_z <= fb.max_abs_z
+
+
+def false_positive_patterns(db: Session, project_id: uuid.UUID) -> list[dict[str, Any]]:
+    """For the detector: patterns people marked as false positives (kind, scope, direction, count, max |z|)."""
+    return [{"kind": r.kind, "scope_type": r.scope_type, "scope_ref": r.scope_ref, "direction": r.direction,
+             "false_positive_count": r.false_positive_count, "max_abs_z": r.max_abs_z,
+             "last_marked_at": r.last_marked_at}
+            for r in db.scalars(select(AlertFeedback).where(AlertFeedback.project_id == project_id))]
+
+
+# --- reading ------------------------------------------------------------------------------------------------
+
+@dataclass
+class GroupView:
+    group: AlertCorrelationGroup
+    status: GroupStatus
+    item_count: int
+    delivery_count: int
+    scope_names: list[str]
+    destination_names: list[str]
+    rule_names: list[str]
+    scan_names: list[str]
+
+
+def _views(db: Session, groups: list[AlertCorrelationGroup], now: datetime) -> list[GroupView]:
+    ids = [g.id for g in groups]
+    agg: dict[uuid.UUID, Any] = {}
+    if ids:
+        rows = db.execute(
+            select(AlertDeliveryItem.correlation_group_id, func.count(AlertDeliveryItem.id),
+                   func.count(func.distinct(AlertDeliveryItem.delivery_id)),
+                   func.array_agg(func.distinct(AlertDeliveryItem.scope_name)),
+                   func.array_agg(func.distinct(AlertDelivery.destination_name)),
+                   func.array_agg(func.distinct(AlertDelivery.rule_name)),
+                   func.array_agg(func.distinct(AlertDelivery.scan_name)))
+            .join(AlertDelivery, AlertDelivery.id == AlertDeliveryItem.delivery_id)
+            .where(AlertDeliveryItem.correlation_group_id.in_(ids))
+            .group_by(AlertDeliveryItem.correlation_group_id))
+        agg = {r[0]: r for r in rows}
+
+    def names(values: list[str | None] | None) -> list[str]:
+        return sorted(v for v in (values or []) if v)
+
+    out = []
+    for g in groups:
+        r = agg.get(g.id)
+        out.append(GroupView(group=g, status=effective_status(g, now), item_count=r[1] if r else 0,
+                             delivery_count=r[2] if r else 0,
+                             scope_names=names(r[3]) if r else ([g.scope_name] if g.scope_name else []),
+                             destination_names=names(r[4]) if r else [], rule_names=names(r[5]) if r else [],
+                             scan_names=names(r[6]) if r else []))
+    return out
+
+
+def _status(value: str | None) -> GroupStatus | None:
+    if value is None or value == "":
+        return None
+    try:
+        return GroupStatus(value)
+    except ValueError:
+        raise Invalid("status", f"one of {', '.join(GroupStatus)}", loc_prefix="query") from None
+
+
+def list_groups(db: Session, project: Project, status: str | None, offset: int, limit: int,
+                now: datetime | None = None) -> tuple[list[GroupView], int]:
+    """Newest incidents first. `status=open` includes groups whose mute has run out."""
+    now = now or datetime.now(UTC)
+    wanted = _status(status)
+    stmt = select(AlertCorrelationGroup).where(AlertCorrelationGroup.project_id == project.id)
+    expired_mute = (AlertCorrelationGroup.status == GroupStatus.muted) & (
+        AlertCorrelationGroup.muted_until.is_(None) | (AlertCorrelationGroup.muted_until <= now))
+    if wanted == GroupStatus.open:
+        stmt = stmt.where((AlertCorrelationGroup.status == GroupStatus.open) | expired_mute)
+    elif wanted == GroupStatus.muted:
+        stmt = stmt.where(AlertCorrelationGroup.status == GroupStatus.muted, ~expired_mute)
+    elif wanted is not None:
+        stmt = stmt.where(AlertCorrelationGroup.status == wanted)
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = list(db.scalars(stmt.order_by(AlertCorrelationGroup.latest_delivery_at.desc().nulls_last(),
+                                         AlertCorrelationGroup.id).offset(offset).limit(limit)))
+    return _views(db, rows, now), total
+
+
+def get_group(db: Session, project: Project, group_id: uuid.UUID) -> AlertCorrelationGroup:
+    group = db.get(AlertCorrelationGroup, group_id)
+    if group is None or group.project_id != project.id:
+        raise NotFound("Correlation group not found.")
+    return group
+
+
+def _record_false_positive(db: Session, group: AlertCorrelationGroup, now: datetime) -> None:
+    max_z = db.scalar(select(func.max(func.abs(AlertDeliveryItem.z)))
+                      .where(AlertDeliveryItem.correlation_group_id == group.id))
+    stmt = insert(AlertFeedback).values(
+        project_id=group.project_id, pattern_key=f"{group.scope_key}|{group.direction or ''}", kind=group.kind,
+        scope_type=group.scope_type, scope_ref=group.scope_ref, direction=group.direction,
+        false_positive_count=1, max_abs_z=max_z, last_marked_at=now, created_at=now, updated_at=now)
+    db.execute(stmt.on_conflict_do_update(
+        index_elements=["project_id", "pattern_key"],
+        set_={"false_positive_count": AlertFeedback.false_positive_count + 1,
+              "max_abs_z": func.greatest(AlertFeedback.max_abs_z, stmt.excluded.max_abs_z),
+              "last_marked_at": now, "updated_at": now}))
+
+
+def apply_action(db: Session, actor: audit.Actor, project: Project, group: AlertCorrelationGroup, action: str,
+                 note: str | None = None, muted_until: datetime | None = None,
+                 now: datetime | None = None) -> GroupView:
+    now = now or datetime.now(UTC)
+    if action not in ACTIONS:
+        raise Invalid("action", f"one of {', '.join(ACTIONS)}")
+    before = {"status": effective_status(group, now).value, "muted_until": group.muted_until}
+    if action == "mute":
+        if muted_until is None:
+            raise Invalid("muted_until", "required to mute")
+        if muted_until.tzinfo is None:
+            muted_until = muted_until.replace(tzinfo=UTC)
+        if muted_until <= now:
+            raise Invalid("muted_until", "must be in the future")
+        group.status, group.muted_until = GroupStatus.muted, muted_until
+    elif muted_until is not None:
+        raise Invalid("muted_until", "only with action mute")
+    else:
+        group.status = {"acknowledge": GroupStatus.acknowledged, "resolve": GroupStatus.resolved,
+                        "reopen": GroupStatus.open, "false_positive": GroupStatus.false_positive}[action]
+        group.muted_until = None
+    if action == "false_positive":
+        group.false_positive_count += 1
+        _record_false_positive(db, group, now)
+    if note is not None:
+        group.note = note.strip() or None
+    group.acted_by, group.acted_at = actor.user.id, now
+    audit.record(db, actor, f"alert_inbox.{action}", "alert_correlation_group", group.id, group.scope_name,
+                 project=project, before=before,
+                 after={"status": group.status.value, "muted_until": group.muted_until, "note": group.note},
+                 message=f"{actor.label} applied '{action}' to alert incident '{group.scope_name or group.id}'")
+    db.commit()
+    return _views(db, [group], now)[0]

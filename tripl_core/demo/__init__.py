@@ -1,0 +1,1 @@
+"""The demo project: a realistic mobile shop plan that the demo warehouse's synthetic events match."""

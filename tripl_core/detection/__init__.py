@@ -1,0 +1,1 @@
+"""Detection maths: pure numpy/pandas/scipy functions, no I/O (see docs/detection.md)."""

@@ -1,0 +1,1 @@
+"""Plan rules: branches, event types, fields, owners, meta fields, events, ordering, filters, history."""

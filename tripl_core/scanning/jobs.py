@@ -1,0 +1,111 @@
+"""Scan jobs as the API sees them: enqueue (Run Scan, Replay Scan Metrics, Apply Scan Event Groups), list, get,
+cancel. The API only writes job rows; who executes them is `settings.scan_executor` (docs/pipelines.md):
+the Dagster queue sensor, or the in-process runner on a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tripl_core import audit
+from tripl_core.db.models.projects import Project
+from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus
+from tripl_core.db.models.sources import ScanConfig
+from tripl_core.errors import Conflict, Invalid, NotFound
+from tripl_core.settings import get_settings
+
+log = logging.getLogger("tripl.scans")
+
+MAX_REPLAY_DAYS = 400
+EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)  # first day partition of the Dagster assets
+LIST_LIMIT = 200
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _utc(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def enqueue(db: Session, actor: audit.Actor | None, project: Project, cfg: ScanConfig, kind: ScanJobKind,
+            time_from: datetime | None = None, time_to: datetime | None = None, trigger: str = "api") -> ScanJob:
+    """Validate and insert a pending job; hand it to the in-process runner when that is the executor."""
+    if kind == ScanJobKind.replay:
+        if time_from is None:
+            raise Invalid("time_from", "time_from is required.")
+        if time_to is None:
+            raise Invalid("time_to", "time_to is required.")
+        time_from, time_to = _utc(time_from, "time_from"), _utc(time_to, "time_to")
+        if time_to <= time_from:
+            raise Invalid("time_to", "time_to must be after time_from.")
+        if time_to - time_from > timedelta(days=MAX_REPLAY_DAYS):
+            raise Invalid("time_to", f"A replay covers at most {MAX_REPLAY_DAYS} days.")
+        if time_from > datetime.now(UTC) + timedelta(days=1):
+            raise Invalid("time_from", "time_from is in the future.")
+        if time_from < EARLIEST:
+            raise Invalid("time_from", f"Scans start on {EARLIEST:%Y-%m-%d} at the earliest (the first day "
+                                       "partition).")
+    if kind != ScanJobKind.apply_event_groups and not cfg.time_column:
+        raise Invalid("time_column", "The scan config has no time_column; set one before scanning.")
+    job = ScanJob(project_id=project.id, scan_config_id=cfg.id, kind=kind, status=ScanJobStatus.pending,
+                  time_from=time_from, time_to=time_to, trigger=trigger,
+                  requested_by=actor.user.id if actor is not None else None)
+    db.add(job)
+    db.flush()
+    audit.record(db, actor, f"scan_job.{kind.value}", "scan_job", job.id, cfg.name, project=project,
+                 after={"kind": kind.value, "scan_config_id": str(cfg.id),
+                        "time_from": time_from.isoformat() if time_from else None,
+                        "time_to": time_to.isoformat() if time_to else None})
+    db.commit()
+    if get_settings().scan_executor == "inprocess":
+        submit_inprocess(job.id)
+    return job
+
+
+def submit_inprocess(job_id: uuid.UUID) -> None:
+    """Run a job on the API process's scan thread (one at a time: scans are heavy, the machine is shared)."""
+    global _pool
+    from tripl_core.scanning.runner import run_job_by_id
+
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tripl-scan")
+    _pool.submit(run_job_by_id, job_id)
+
+
+def list_jobs(db: Session, project: Project, cfg: ScanConfig, limit: int = LIST_LIMIT) -> list[ScanJob]:
+    return list(db.scalars(select(ScanJob).where(ScanJob.scan_config_id == cfg.id, ScanJob.project_id == project.id)
+                           .order_by(ScanJob.created_at.desc(), ScanJob.id).limit(limit)))
+
+
+def get_job(db: Session, project: Project, cfg: ScanConfig, job_id: uuid.UUID) -> ScanJob:
+    job = db.get(ScanJob, job_id)
+    if job is None or job.scan_config_id != cfg.id or job.project_id != project.id:
+        raise NotFound(f"Scan job '{job_id}' not found for scan config '{cfg.id}'.")
+    return job
+
+
+def cancel(db: Session, actor: audit.Actor, project: Project, cfg: ScanConfig, job: ScanJob) -> ScanJob:
+    """A pending job is cancelled at once; a running one is flagged (the cancellation sensor terminates its
+    Dagster runs, the in-process runner stops before its next day). Finished jobs: 409."""
+    if job.status.is_final:
+        raise Conflict(f"Scan job '{job.id}' already {job.status.value}.")
+    now = datetime.now(UTC)
+    job.cancel_requested_at = now
+    if job.status == ScanJobStatus.pending and not job.dagster_run_ids:
+        job.status, job.completed_at = ScanJobStatus.cancelled, now
+        job.error_message = "Cancelled before it started."
+    audit.record(db, actor, "scan_job.cancel", "scan_job", job.id, cfg.name, project=project,
+                 after={"status": job.status.value})
+    db.commit()
+    return job

@@ -1,0 +1,448 @@
+"""Step 1 (`warehouse_aggregates`): read one window of a scan config from the warehouse.
+
+Per chunk of `replay_chunk_interval` (never shorter than the bucket interval) two statements run:
+- the one-pass aggregate of `tripl_core.warehouse.aggregate` (counts per bucket × event-type value × event name,
+  top-K breakdowns, app versions, field presence / nulls / JSON types for declared fields and json_value_paths,
+  histograms for distribution_drift_fields);
+- a random sample of at most `scan_row_limit / chunks` rows (default 10,000 per window) that finds new fields,
+  observed types and contract breaches (enum, regex, min/max), estimated as rates of the sample.
+The frames are stored in `scan_stages` (Parquet) for the next steps. The warehouse's own error (WarehouseError)
+propagates unchanged: nothing is written when a chunk fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+from sqlglot import exp
+
+from tripl_core.db.models.scans import ScanStage, ScanState
+from tripl_core.db.models.sources import ScanConfig
+from tripl_core.scanning.planmap import PlanIndex
+from tripl_core.sources.data_sources import adapter_for
+from tripl_core.warehouse import ScanInterval, WarehouseAdapter
+from tripl_core.warehouse.aggregate import AggregateQuery, AggregateSpec, build_aggregate
+from tripl_core.warehouse.sql import BuiltQuery, col, lit, parse_field_ref, parse_name_format, utc_naive
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SAMPLE_ROWS = 10_000
+DEFAULT_BREAKDOWN_TOP_K = 10
+HISTOGRAM_BINS = 10
+CATEGORY_TOP_K = 50
+FRAMES = ("counts", "breakdowns", "app_versions", "fields", "histograms", "sample_fields", "name_fields",
+          "variables")
+_JSON_TYPES = {str: "string", int: "number", float: "number", bool: "boolean", dict: "object", list: "array"}
+
+
+@dataclass
+class FieldPlan:
+    """Which fields the pass observes and how their warehouse labels map to plan field names."""
+
+    refs: list[str]  # `col` or `col.json.path`, for the aggregate
+    json_columns: list[str]  # columns holding JSON documents (fields inside them are discovered from samples)
+    skip_columns: set[str] = field(default_factory=set)  # infrastructure columns, never "fields"
+
+    def field_name(self, label: str) -> str:
+        """`properties.screen_name` → `screen_name` (the path inside the JSON column); plain columns as they are."""
+        for jc in self.json_columns:
+            if label.startswith(jc + "."):
+                return label[len(jc) + 1:]
+        return label
+
+
+def field_plan(cfg: ScanConfig, plan: PlanIndex) -> FieldPlan:
+    """Declared fields (of the config's event type, or of all types) located in the base query's output."""
+    probed = {c["name"]: str(c.get("type", "")).lower() for c in (cfg.probed_columns or [])}
+    json_cols: list[str] = []
+    for ref in cfg.json_value_paths or []:
+        column = parse_field_ref(ref, "json_value_paths").column
+        if column not in json_cols:
+            json_cols.append(column)
+    json_cols += [c for c, t in probed.items() if "json" in t and c not in json_cols]
+    refs: list[str] = list(dict.fromkeys(cfg.json_value_paths or []))
+    type_ids = [cfg.event_type_id] if (cfg.event_type_id and not cfg.event_type_column) else list(plan.fields)
+    for tid in type_ids:
+        for fd in plan.fields.get(tid, []):
+            if fd.name in probed:
+                ref = fd.name
+            elif json_cols:
+                ref = f"{json_cols[0]}.{fd.name}"
+            else:
+                continue
+            try:
+                parse_field_ref(ref, "fields")
+            except Exception:  # a plan field name that cannot be a column / JSON key is simply not observed
+                continue
+            if ref not in refs:
+                refs.append(ref)
+    skip = {c for c in (cfg.time_column, cfg.event_type_column) if c} | set(json_cols)
+    return FieldPlan(refs, json_cols, skip)
+
+
+def variable_refs(plan: PlanIndex, fp: FieldPlan, cfg: ScanConfig) -> dict[str, uuid.UUID]:
+    """Warehouse label of each plan variable's source (column or JSON key) → variable id."""
+    probed = {c["name"] for c in (cfg.probed_columns or [])}
+    out: dict[str, uuid.UUID] = {}
+    for v in plan.variables:
+        src = v.source_name or v.name
+        ref = src if (src in probed or "." in src or not fp.json_columns) else f"{fp.json_columns[0]}.{src}"
+        try:
+            out[parse_field_ref(ref, "source_name").label] = v.id
+        except Exception:  # a source that cannot be a column or JSON path is not observed
+            continue
+    return out
+
+
+def chunks(start: datetime, end: datetime, cfg: ScanConfig) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut at multiples of max(replay_chunk_interval, interval) (aligned to the epoch)."""
+    step = max(ScanInterval(cfg.replay_chunk_interval).seconds, ScanInterval(cfg.interval).seconds)
+    out = []
+    cur = start
+    while cur < end:
+        nxt_ts = (math.floor(cur.timestamp() / step) + 1) * step
+        nxt = min(end, datetime.fromtimestamp(nxt_ts, tz=start.tzinfo))
+        out.append((cur, nxt))
+        cur = nxt
+    return out
+
+
+def _sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime,
+                  limit: int, fp: FieldPlan) -> BuiltQuery:
+    """Up to `limit` rows of the chunk, chosen by a hash of their content: spread over the chunk like a random
+    sample, but the same rows every time, so re-scanning a window gives identical observations."""
+    sql = adapter.sql
+    params: dict = {}
+    types: dict = {}
+    etype = sql.as_text(col(cfg.event_type_column)) if cfg.event_type_column else exp.Null()
+    ename = (sql.as_text(sql.name_expr(parse_name_format(cfg.event_name_format)))
+             if cfg.event_name_format else exp.Null())
+    tree = exp.select(exp.Star(), sql.time_bucket(col(cfg.time_column), ScanInterval(cfg.interval)).as_("__bucket"),
+                      etype.as_("__event_type"), ename.as_("__event_name")).from_(sql.source(cfg.base_query))
+    cond = sql.window_filter(cfg.time_column, start, end, params, types)
+    if cond is not None:
+        tree = tree.where(cond)
+    parts = [cfg.time_column, cfg.event_type_column, *fp.json_columns]
+    text_parts = [exp.Coalesce(this=sql.as_text(col(c)), expressions=[lit("")]) for c in dict.fromkeys(parts) if c]
+    digest = exp.MD5(this=exp.Concat(expressions=text_parts, safe=False) if len(text_parts) > 1 else text_parts[0])
+    tree = tree.order_by(digest).limit(lit(int(limit)))
+    return BuiltQuery(sql.render(tree), params, types, max_rows=limit)
+
+
+def _utc(series: pd.Series) -> pd.Series:
+    s = pd.to_datetime(series, utc=True)
+    return s.dt.as_unit("us")
+
+
+def _flatten(samples: pd.DataFrame, fp: FieldPlan) -> pd.DataFrame:
+    """Sample rows → one column per field label (JSON documents flattened to `col.key.key`)."""
+    keys = samples[["__bucket", "__event_type", "__event_name"]].reset_index(drop=True)
+    parts = [keys]
+    for jc in fp.json_columns:
+        if jc not in samples:
+            continue
+        docs = samples[jc].map(lambda v: json.loads(v) if isinstance(v, str | bytes) and v else v)
+        docs = docs.map(lambda v: v if isinstance(v, dict) else {})
+        flat = pd.json_normalize(docs.tolist(), sep=".")
+        flat.columns = [f"{jc}.{c}" for c in flat.columns]
+        parts.append(flat)
+    plain = [c for c in samples.columns if not c.startswith("__") and c not in fp.skip_columns]
+    parts.append(samples[plain].reset_index(drop=True))
+    return pd.concat(parts, axis=1)
+
+
+def _value_type(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: _JSON_TYPES.get(type(v), "number" if isinstance(v, int | float | np.number)
+                                                 else "string"))
+
+
+def profile_samples(samples: pd.DataFrame, fp: FieldPlan, plan: PlanIndex,
+                    cfg: ScanConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per bucket × event-type value × field: sampled rows, present, types, breaches, a sample value; and the
+    fields seen per (event type, name) for shadow candidates. Vectorised per field, never per row."""
+    sample_cols = ["bucket", "event_type", "field", "sampled_rows", "present", "type_counts", "enum_breaches",
+                   "regex_breaches", "range_breaches", "sample_value"]
+    if samples.empty:
+        return pd.DataFrame(columns=sample_cols), pd.DataFrame(columns=["event_type", "event_name", "field", "type"])
+    flat = _flatten(samples, fp)
+    flat["__bucket"] = _utc(flat["__bucket"])
+    key = ["__bucket", "__event_type"]
+    field_cols = [c for c in flat.columns if not c.startswith("__")]
+    sizes = flat.groupby(key, dropna=False).size().rename("sampled_rows").reset_index()
+    long = flat.melt(id_vars=["__bucket", "__event_type", "__event_name"], value_vars=field_cols,
+                     var_name="field", value_name="value")
+    present = long["value"].map(lambda v: not (v is None or (isinstance(v, float) and math.isnan(v))))
+    long = long[present.astype(bool)].copy()
+    long["type"] = _value_type(long["value"])
+    long["text"] = long["value"].map(lambda v: json.dumps(v) if isinstance(v, dict | list) else str(v))
+    long["num"] = pd.to_numeric(long["value"].where(long["type"] == "number"), errors="coerce")
+
+    # contract breaches: one vectorised check per declared field with a contract
+    long["enum_bad"] = False
+    long["regex_bad"] = False
+    long["range_bad"] = False
+    type_ids = dict(zip(plan.types["type_name"], plan.types["event_type_id"], strict=True))
+    for tid, fdefs in plan.fields.items():
+        if cfg.event_type_column:
+            tname = plan.type_name(tid)
+            in_type = long["__event_type"] == tname
+        else:
+            in_type = pd.Series(tid == cfg.event_type_id, index=long.index)
+        for fd in fdefs:
+            labels = {fd.name} | {f"{jc}.{fd.name}" for jc in fp.json_columns}
+            m = in_type & long["field"].isin(labels)
+            if not m.any():
+                continue
+            if fd.enum_options:
+                long.loc[m, "enum_bad"] = ~long.loc[m, "text"].isin([str(o) for o in fd.enum_options])
+            if fd.contract_regex:
+                try:
+                    ok = long.loc[m, "text"].str.contains(fd.contract_regex, regex=True, na=False)
+                    long.loc[m, "regex_bad"] = ~ok
+                except Exception:  # an invalid stored regex breaches nothing rather than failing the scan
+                    log.info("contract regex of field %s is not valid", fd.id)
+            if fd.contract_min_value is not None or fd.contract_max_value is not None:
+                num = long.loc[m, "num"]
+                bad = pd.Series(False, index=num.index)
+                if fd.contract_min_value is not None:
+                    bad |= num < fd.contract_min_value
+                if fd.contract_max_value is not None:
+                    bad |= num > fd.contract_max_value
+                long.loc[m, "range_bad"] = bad
+    del type_ids
+
+    grouped = long.groupby([*key, "field"], dropna=False)
+    stats = grouped.agg(present=("value", "size"), enum_breaches=("enum_bad", "sum"),
+                        regex_breaches=("regex_bad", "sum"), range_breaches=("range_bad", "sum"),
+                        sample_value=("text", "first")).reset_index()
+    tc = long.groupby([*key, "field", "type"], dropna=False).size().rename("n").reset_index()
+    tc["pair"] = list(zip(tc["type"], tc["n"], strict=True))
+    tmap = tc.groupby([*key, "field"], dropna=False)["pair"].agg(lambda p: {t: int(n) for t, n in p}).reset_index()
+    stats = stats.merge(tmap.rename(columns={"pair": "type_counts"}), on=[*key, "field"], how="left")
+    stats = stats.merge(sizes, on=key, how="left")
+    stats = stats.rename(columns={"__bucket": "bucket", "__event_type": "event_type"})
+    names = (long.groupby(["__event_type", "__event_name", "field"], dropna=False)["type"]
+             .agg(lambda t: t.value_counts().index[0]).reset_index()
+             .rename(columns={"__event_type": "event_type", "__event_name": "event_name"}))
+    return stats[sample_cols], names
+
+
+def _decide_histograms(db: Session, cfg: ScanConfig, samples: pd.DataFrame) -> dict[str, dict]:
+    """Numeric drift fields get quantile bin edges from the first sample that has values; text fields are
+    treated as categories. The choice is frozen in scan_states so every window uses the same bins."""
+    state = db.get(ScanState, cfg.id)
+    if state is None:
+        state = ScanState(scan_config_id=cfg.id, histogram_edges={})
+        db.add(state)
+    known = dict(state.histogram_edges or {})
+    changed = False
+    for ref_s in cfg.distribution_drift_fields or []:
+        if ref_s in known or samples.empty:
+            continue
+        ref = parse_field_ref(ref_s, "distribution_drift_fields")
+        if ref.column not in samples:
+            continue
+        values = samples[ref.column]
+        if ref.is_json:
+            docs = values.map(lambda v: json.loads(v) if isinstance(v, str | bytes) and v else v)
+            for k in ref.keys:
+                docs = docs.map(lambda d, k=k: d.get(k) if isinstance(d, dict) else None)
+            values = docs
+        values = values.dropna()
+        if values.empty:
+            continue
+        numeric = values.map(lambda v: isinstance(v, int | float | np.number) and not isinstance(v, bool))
+        if numeric.mean() >= 0.9:
+            nums = pd.to_numeric(values[numeric]).to_numpy(dtype=float)
+            edges = np.unique(np.quantile(nums, np.linspace(0, 1, HISTOGRAM_BINS + 1)[1:-1]))
+            known[ref_s] = {"kind": "numeric", "edges": [float(e) for e in edges]}
+        else:
+            known[ref_s] = {"kind": "categorical"}
+        changed = True
+    if changed:
+        state.histogram_edges = known
+        db.flush()
+    return known
+
+
+_AGG_CACHE: dict[tuple, AggregateQuery] = {}
+_AGG_CACHE_SIZE = 64
+
+
+def _aggregate_for(adapter: WarehouseAdapter, spec: AggregateSpec) -> AggregateQuery:
+    """The aggregate statement for `spec`: built once per shape (building it costs far more than binding new
+    window bounds), then reused with this chunk's start/end parameters."""
+    key = (adapter.sql.dialect, repr(dataclasses.replace(spec, start=None, end=None)))
+    cached = _AGG_CACHE.get(key)
+    if cached is None:
+        cached = build_aggregate(adapter.sql, spec)
+        if len(_AGG_CACHE) >= _AGG_CACHE_SIZE:
+            _AGG_CACHE.pop(next(iter(_AGG_CACHE)))
+        _AGG_CACHE[key] = cached
+    params = dict(cached.query.params)
+    params.update({"start": utc_naive(spec.start), "end": utc_naive(spec.end)})
+    return dataclasses.replace(cached, query=dataclasses.replace(cached.query, params=params))
+
+
+@dataclass
+class WindowResult:
+    frames: dict[str, pd.DataFrame]
+    rows: int
+    chunks: int
+    seconds: float
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns)
+
+
+def read_window(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
+                adapter: WarehouseAdapter | None = None, plan: PlanIndex | None = None) -> WindowResult:
+    """Run the passes over [start, end) and return the combined frames (nothing is written but scan_states)."""
+    t0 = time.monotonic()
+    if not cfg.time_column:
+        from tripl_core.errors import Invalid
+
+        raise Invalid("time_column", "A scan needs the config's time_column to bucket rows.")
+    plan = plan or PlanIndex.load(db, cfg.project_id)
+    fp = field_plan(cfg, plan)
+    own = adapter is None
+    adapter = adapter or adapter_for(cfg.data_source)
+    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in FRAMES}
+    var_refs = variable_refs(plan, fp, cfg)
+    sample_parts: list[pd.DataFrame] = []
+    windows = chunks(start, end, cfg)
+    per_chunk = max(1, math.ceil((cfg.scan_row_limit or DEFAULT_SAMPLE_ROWS) / max(1, len(windows))))
+    try:
+        for c_start, c_end in windows:
+            samples = adapter.query_df(_sample_query(adapter, cfg, c_start, c_end, per_chunk, fp))
+            hist = _decide_histograms(db, cfg, samples)
+            numeric = {f: h["edges"] for f, h in hist.items() if h.get("kind") == "numeric" and h.get("edges")}
+            categorical = [f for f, h in hist.items() if h.get("kind") == "categorical"]
+            spec = AggregateSpec(
+                base_query=cfg.base_query, time_column=cfg.time_column, interval=ScanInterval(cfg.interval),
+                start=c_start, end=c_end, event_type_column=cfg.event_type_column,
+                event_name_format=cfg.event_name_format,
+                breakdown_columns=list(dict.fromkeys([*(cfg.metric_breakdown_columns or []), *categorical,
+                                                      *var_refs])),
+                breakdown_top_k=cfg.metric_breakdown_values_limit or DEFAULT_BREAKDOWN_TOP_K,
+                app_version_column=cfg.app_version_column, fields=fp.refs, histograms=numeric,
+                max_rows=cfg.metrics_row_limit)
+            agg = _aggregate_for(adapter, spec)
+            res = agg.split(adapter.query_df(agg.query))
+            br = res.breakdowns
+            cat_labels = {parse_field_ref(f, "distribution_drift_fields").label for f in categorical}
+            conf_labels = {parse_field_ref(f, "metric_breakdown_columns").label
+                           for f in cfg.metric_breakdown_columns or []}
+            cat = br[br["column"].isin(cat_labels)]
+            hist_cat = pd.DataFrame({"field": cat["column"], "bucket": cat["bucket"], "event_type": cat["event_type"],
+                                     "event_name": cat["event_name"], "value": cat["value"].astype(object),
+                                     "is_other": cat["is_other"], "count": cat["count"]})
+            hist_num = res.histograms.assign(value=res.histograms["bin"].astype("string").astype(object),
+                                             is_other=False).drop(columns=["bin"])
+            var = br[br["column"].isin(set(var_refs))]
+            parts["variables"].append(var.assign(variable_id=var["column"].map(var_refs).astype(str))
+                                      .drop(columns=["column"]))
+            parts["counts"].append(res.counts)
+            parts["breakdowns"].append(br[br["column"].isin(conf_labels)])
+            parts["app_versions"].append(res.app_versions)
+            parts["fields"].append(res.fields)
+            parts["histograms"].append(pd.concat([hist_num, hist_cat], ignore_index=True))
+            sample_parts.append(samples)
+    finally:
+        if own:
+            adapter.close()
+    sampled = [p for p in sample_parts if len(p)]
+    sf, nf = profile_samples(pd.concat(sampled, ignore_index=True) if sampled else pd.DataFrame(), fp, plan, cfg)
+    parts["sample_fields"].append(sf)
+    parts["name_fields"].append(nf)
+    frames = {k: _combine(k, v) for k, v in parts.items()}
+    rows = int(frames["counts"]["count"].sum()) if len(frames["counts"]) else 0
+    return WindowResult(frames, rows, len(windows), time.monotonic() - t0)
+
+
+_SUM_KEYS = {
+    "counts": ["bucket", "event_type", "event_name"],
+    "breakdowns": ["column", "bucket", "event_type", "event_name", "value", "is_other"],
+    "app_versions": ["bucket", "event_type", "event_name", "app_version", "is_other"],
+    "histograms": ["field", "bucket", "event_type", "event_name", "value", "is_other"],
+    "variables": ["variable_id", "bucket", "event_type", "event_name", "value", "is_other"],
+}
+
+
+def _combine(name: str, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return _empty(_SUM_KEYS.get(name, []) + (["count"] if name in _SUM_KEYS else []))
+    df = pd.concat(parts, ignore_index=True)
+    if "bucket" in df:
+        df["bucket"] = _utc(df["bucket"])
+    for c in ("event_type", "event_name", "value", "app_version"):
+        if c in df:
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+            df[c] = df[c].map(lambda v: v if v is None else str(v))
+    if name in _SUM_KEYS:  # a bucket longer than a chunk is split across chunks: add the parts up
+        df = df.groupby(_SUM_KEYS[name], dropna=False, sort=False)["count"].sum().reset_index()
+    elif name == "fields":
+        num = [c for c in df.columns if c not in ("field", "bucket", "event_type", "event_name")]
+        df = df.groupby(["field", "bucket", "event_type", "event_name"], dropna=False, sort=False)[num].sum()
+        df = df.reset_index()
+    return df
+
+
+# --- staging in Postgres ------------------------------------------------------------------------------------
+
+def _to_parquet(df: pd.DataFrame) -> bytes:
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object and out[c].map(lambda v: isinstance(v, dict | list)).any():
+            out[c] = out[c].map(lambda v: None if v is None else json.dumps(v))
+    buf = io.BytesIO()
+    out.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def store_stage(db: Session, cfg: ScanConfig, start: datetime, end: datetime, result: WindowResult) -> None:
+    """Replace the staged frames of the day holding `start` (one staged window per config and day)."""
+    day_start, day_end = day_bounds(start)
+    db.execute(delete(ScanStage).where(ScanStage.scan_config_id == cfg.id, ScanStage.window_start >= day_start,
+                                       ScanStage.window_start < day_end))
+    for name, df in result.frames.items():
+        db.add(ScanStage(scan_config_id=cfg.id, window_start=start, window_end=end, frame=name, rows=len(df),
+                         data=_to_parquet(df)))
+    db.flush()
+
+
+def load_stage(db: Session, cfg: ScanConfig, day: datetime
+               ) -> tuple[dict[str, pd.DataFrame], datetime | None, datetime | None]:
+    """The staged frames of the config's window in `day`, with the window's bounds (None when nothing staged)."""
+    day_start, day_end = day_bounds(day)
+    rows = db.query(ScanStage).filter(ScanStage.scan_config_id == cfg.id, ScanStage.window_start >= day_start,
+                                      ScanStage.window_start < day_end).all()
+    if not rows:
+        return {}, None, None
+    frames = {r.frame: pd.read_parquet(io.BytesIO(r.data)) for r in rows}
+    if "sample_fields" in frames and len(frames["sample_fields"]):
+        frames["sample_fields"]["type_counts"] = frames["sample_fields"]["type_counts"].map(
+            lambda v: json.loads(v) if isinstance(v, str) else (v or {}))
+    for df in frames.values():
+        if "bucket" in df:
+            df["bucket"] = _utc(df["bucket"])
+    return frames, rows[0].window_start.astimezone(UTC), rows[0].window_end.astimezone(UTC)
+
+
+def day_bounds(day: datetime) -> tuple[datetime, datetime]:
+    start = day.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)

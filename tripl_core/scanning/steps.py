@@ -1,0 +1,140 @@
+"""The scan steps, one function per Dagster asset, each working on one (scan config, day) partition.
+
+The caller owns the transaction: the Dagster assets commit after each step, the in-process runner after the
+whole day. Each step returns a small JSON-able summary (the heavy data stays in Postgres).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tripl_core.db.models.scans import ScanState
+from tripl_core.db.models.sources import ScanConfig
+from tripl_core.errors import NotFound
+from tripl_core.scanning import findings, passes, signals
+from tripl_core.scanning.metrics import bucket_range, write_metrics
+from tripl_core.scanning.planmap import PlanIndex
+from tripl_core.scanning.settings import anomaly_settings
+from tripl_core.warehouse import ScanInterval, WarehouseAdapter
+
+STEPS = ("warehouse_aggregates", "event_metrics", "anomaly_signals", "schema_drifts", "distribution_drifts",
+         "release_regressions", "reconciliation")
+DEFAULT_LOOKBACK_HOURS = 2
+
+
+def load_config(db: Session, scan_config_id: uuid.UUID | str) -> ScanConfig:
+    cfg = db.get(ScanConfig, uuid.UUID(str(scan_config_id)))
+    if cfg is None:
+        raise NotFound(f"Scan config '{scan_config_id}' not found.")
+    return cfg
+
+
+def day_of(value: datetime) -> datetime:
+    return passes.day_bounds(value.astimezone(UTC))[0]
+
+
+def full_day_window(day: datetime) -> tuple[datetime, datetime]:
+    return passes.day_bounds(day)
+
+
+def incremental_window(db: Session, cfg: ScanConfig, day: datetime, now: datetime | None = None
+                       ) -> tuple[datetime, datetime] | None:
+    """The part of `day` a scheduled run recomputes: from watermark − scan_lookback_hours to the last complete
+    bucket (never past now). None when nothing in that day is due."""
+    now = now or datetime.now(UTC)
+    day_start, day_end = passes.day_bounds(day)
+    step = ScanInterval(cfg.interval).seconds
+    done = datetime.fromtimestamp((int(now.timestamp()) // step) * step, tz=UTC)
+    state = db.get(ScanState, cfg.id)
+    lookback = timedelta(hours=cfg.scan_lookback_hours or DEFAULT_LOOKBACK_HOURS)
+    start = day_start if state is None or state.watermark is None else max(day_start, state.watermark - lookback)
+    end = min(day_end, done)
+    start, _ = bucket_range(start, start, cfg)
+    return (start, end) if start < end else None
+
+
+def warehouse_aggregates(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
+                         adapter: WarehouseAdapter | None = None) -> dict[str, Any]:
+    start, end = bucket_range(start, end, cfg)
+    result = passes.read_window(db, cfg, start, end, adapter=adapter)
+    passes.store_stage(db, cfg, start, end, result)
+    return {"window_start": start.isoformat(), "window_end": end.isoformat(), "rows": result.rows,
+            "chunks": result.chunks, "warehouse_seconds": round(result.seconds, 3)}
+
+
+def event_metrics(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
+    frames, start, end = passes.load_stage(db, cfg, day)
+    if start is None:
+        return {"skipped": "nothing staged"}
+    plan = PlanIndex.load(db, cfg.project_id)
+    fp = passes.field_plan(cfg, plan)
+    s = write_metrics(db, cfg, start, end, frames, plan, fp, anomaly_settings(db, cfg.project_id))
+    return {"buckets": s.buckets, "metric_points": s.metric_points, "matched_rows": s.matched_rows,
+            "unmatched_rows": s.unmatched_rows,
+            "rescored_until": s.rescored_until.isoformat() if s.rescored_until else None}
+
+
+def _window(db: Session, cfg: ScanConfig, day: datetime) -> tuple[datetime | None, datetime | None]:
+    from sqlalchemy import select
+
+    from tripl_core.db.models.scans import ScanStage
+
+    row = db.execute(select(ScanStage.window_start, ScanStage.window_end).where(
+        ScanStage.scan_config_id == cfg.id, ScanStage.window_start >= passes.day_bounds(day)[0],
+        ScanStage.window_start < passes.day_bounds(day)[1]).limit(1)).first()
+    return (row[0].astimezone(UTC), row[1].astimezone(UTC)) if row else (None, None)
+
+
+def anomaly_signals(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
+    start, _ = _window(db, cfg, day)
+    if start is None:
+        return {"skipped": "nothing staged"}
+    return signals.update_signals(db, cfg, start, anomaly_settings(db, cfg.project_id))
+
+
+def schema_drifts(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
+    start, end = _window(db, cfg, day)
+    if start is None:
+        return {"skipped": "nothing staged"}
+    return findings.detect_schema_drifts(db, cfg, start, end, PlanIndex.load(db, cfg.project_id))
+
+
+def distribution_drifts(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
+    day_start, day_end = passes.day_bounds(day)
+    return findings.detect_distribution_drifts(db, cfg, day_start, day_end)
+
+
+def release_regressions(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
+    _, end = _window(db, cfg, day)
+    return findings.detect_release_regressions(db, cfg, end or passes.day_bounds(day)[1])
+
+
+def reconciliation(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
+    frames, start, _ = passes.load_stage(db, cfg, day)
+    return findings.update_shadow_events(db, cfg, frames.get("name_fields"))
+
+
+def advance_watermark(db: Session, cfg: ScanConfig, end: datetime, job_id: uuid.UUID | None = None) -> None:
+    """After a run: the watermark only moves forward (replays of old days leave it alone)."""
+    state = db.get(ScanState, cfg.id)
+    if state is None:
+        state = ScanState(scan_config_id=cfg.id, histogram_edges={})
+        db.add(state)
+    if state.watermark is None or end > state.watermark:
+        state.watermark = end
+    state.last_run_at = datetime.now(UTC)
+    state.last_job_id = job_id
+
+
+def run_day(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
+            adapter: WarehouseAdapter | None = None) -> dict[str, Any]:
+    """All steps for one window inside one day, in one transaction (committed by the caller)."""
+    day = day_of(start)
+    out: dict[str, Any] = {"warehouse_aggregates": warehouse_aggregates(db, cfg, start, end, adapter)}
+    for name in STEPS[1:]:
+        out[name] = globals()[name](db, cfg, day)
+    return out

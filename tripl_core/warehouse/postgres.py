@@ -1,0 +1,151 @@
+"""PostgreSQL through psycopg 3: each call opens a read-only session with statement_timeout and UTC time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import psycopg
+import pyarrow as pa
+from sqlglot import exp
+
+from tripl_core.warehouse.base import (
+    ColumnInfo,
+    ConnectionConfig,
+    TableInfo,
+    WarehouseError,
+    WarehouseUnavailable,
+)
+from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, func, lit
+from tripl_core.warehouse.util import scrub_message
+
+_CONNECT_SQLSTATES = ("08", "28", "3D")  # connection exceptions, invalid authorization, unknown database
+
+
+def _bind(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Datetimes go as untyped ISO text with +00 so PostgreSQL reads them as the compared column's own type;
+    a typed `timestamp` parameter against a `timestamptz` column costs a conversion per row."""
+    out: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, datetime):
+            value = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+        out[key] = value
+    return out
+
+
+class PostgresSql(SqlBuilder):
+    dialect = "postgres"
+
+    def time_bucket(self, expr: exp.Expression, interval: Any) -> exp.Expression:
+        # date_bin with untyped literals resolves to the column's own type (timestamp or timestamptz).
+        return func("date_bin", lit(f"{interval.seconds} seconds"), expr, lit("1970-01-01 00:00:00"))
+
+    def json_raw(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
+        doc = exp.Cast(this=column, to=exp.DataType.build("jsonb"))
+        return exp.Cast(this=func("jsonb_extract_path", doc, *[lit(k) for k in keys]),
+                        to=exp.DataType.build("text"))
+
+    def json_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
+        doc = exp.Cast(this=column, to=exp.DataType.build("jsonb"))
+        return func("jsonb_extract_path_text", doc, *[lit(k) for k in keys])
+
+    def render(self, tree: exp.Expression) -> str:
+        """psycopg reads `%` as a placeholder marker: double it in literals and identifiers, use mod() for `%`."""
+
+        def escape(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
+                return exp.Literal.string(node.this.replace("%", "%%"))
+            if isinstance(node, exp.Identifier) and "%" in node.this:
+                return exp.Identifier(this=node.this.replace("%", "%%"), quoted=node.args.get("quoted"))
+            if isinstance(node, exp.Mod):
+                return func("mod", node.this, node.expression)
+            return node
+
+        return tree.copy().transform(escape).sql(dialect=self.dialect, comments=False)
+
+
+class PostgresAdapter:
+    """A PostgreSQL warehouse (also works for the embedded server's `warehouse` database)."""
+
+    def __init__(self, config: ConnectionConfig):
+        self.config = config
+        self.sql = PostgresSql()
+
+    def _connect(self) -> psycopg.Connection:
+        cfg = self.config
+        extra = {k: v for k, v in (cfg.extra_params or {}).items()
+                 if k in ("sslmode", "sslrootcert", "sslcert", "sslkey", "application_name")}
+        timeout_ms = max(1, cfg.timeout_seconds) * 1000
+        try:
+            conn = psycopg.connect(
+                host=cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.username or None,
+                password=cfg.password or None, connect_timeout=max(1, min(cfg.timeout_seconds, 30)),
+                options=f"-c statement_timeout={timeout_ms} -c default_transaction_read_only=on -c TimeZone=UTC",
+                **extra,
+            )
+        except psycopg.Error as exc:
+            raise WarehouseUnavailable(scrub_message(exc, cfg)) from exc
+        conn.read_only = True
+        return conn
+
+    def _execute(self, query: BuiltQuery) -> tuple[list[Any], list[tuple[Any, ...]], psycopg.Connection]:
+        cap = query.max_rows if query.max_rows is not None else self.config.max_result_rows
+        conn = self._connect()
+        try:
+            cur = conn.execute(query.sql, _bind(query.params))
+            desc = list(cur.description or [])
+            rows = cur.fetchmany(cap + 1) if desc else []
+            if len(rows) > cap:
+                raise WarehouseError(f"The result has more than {cap} rows (the row cap).")
+            return desc, rows, conn
+        except psycopg.Error as exc:
+            conn.close()
+            message = scrub_message(exc, self.config)
+            if (exc.sqlstate or "").startswith(_CONNECT_SQLSTATES):
+                raise WarehouseUnavailable(message) from exc
+            raise WarehouseError(message) from exc
+        except Exception:
+            conn.close()
+            raise
+
+    def query_df(self, query: BuiltQuery) -> pd.DataFrame:
+        desc, rows, conn = self._execute(query)
+        conn.close()
+        return pd.DataFrame.from_records(rows, columns=[d.name for d in desc])
+
+    def query_arrow(self, query: BuiltQuery) -> pa.Table:
+        return pa.Table.from_pandas(self.query_df(query), preserve_index=False)
+
+    def test_connection(self) -> str:
+        df = self.query_df(BuiltQuery("SELECT version() AS v", max_rows=1))
+        version = str(df["v"].iloc[0]).split(" on ")[0]
+        return f"Connected to {version} at {self.config.host}:{self.config.port}, database {self.config.database}."
+
+    def list_schema(self) -> list[TableInfo]:
+        q = BuiltQuery(
+            "SELECT table_schema, table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema NOT LIKE 'pg_toast%%' "
+            "ORDER BY table_schema, table_name, ordinal_position", max_rows=self.config.max_result_rows)
+        df = self.query_df(q)
+        out = []
+        for (schema, table), g in df.groupby(["table_schema", "table_name"], sort=True):
+            name = table if schema == "public" else f"{schema}.{table}"
+            out.append(TableInfo(name=str(name), schema=str(schema), columns=[
+                ColumnInfo(c, t, n == "YES") for c, t, n in zip(g["column_name"], g["data_type"], g["is_nullable"],
+                                                                strict=True)]))
+        return out
+
+    def probe(self, base_query: str) -> list[ColumnInfo]:
+        desc, _, conn = self._execute(self.sql.probe(base_query))
+        try:
+            out = []
+            for d in desc:
+                info = conn.adapters.types.get(d.type_code)
+                out.append(ColumnInfo(d.name, info.name if info else f"oid:{d.type_code}"))
+            return out
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Connections are per call; nothing to release."""
