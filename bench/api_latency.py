@@ -59,6 +59,10 @@ def scenarios(seed: Seed) -> list[Scenario]:
         Scenario(f"List Projects ({len(seed.slugs)}, cookie)", "/api/v1/projects", auth="cookie"),
         Scenario(f"List Projects ({len(seed.slugs)}, API key)", "/api/v1/projects", auth="key"),
         Scenario("Get Project (cookie)", f"/api/v1/projects/{seed.slugs[0]}", auth="cookie"),
+        # The demo plan (52 events); bench/plan_latency.py measures List Events on 10,000 events.
+        Scenario("List Events (demo, cookie)", "/api/v1/projects/demo/events", auth="cookie"),
+        Scenario("List Events (demo, 3 filters)", "/api/v1/projects/demo/events?status=live&tag=funnel"
+                 "&field_value=platform%3Dios", auth="cookie"),
     ]
 
 
@@ -117,6 +121,7 @@ def seed(base: str, projects: int, users: int) -> Seed:
             c.post("/api/v1/projects", json={"name": f"Project {i}", "slug": slug,
                                              "description": "seeded by bench/api_latency.py"}).raise_for_status()
             out.slugs.append(slug)
+        c.post("/api/v1/projects/demo").raise_for_status()
         r = c.post("/api/v1/api-keys", json={"name": "bench", "scope": "read"})
         r.raise_for_status()
         out.key = r.json()["token"]

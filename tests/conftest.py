@@ -42,6 +42,16 @@ def _fresh_database(server_url: str, name: str) -> str:
     return url.set(database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """argon2 with minimal cost: every owner/editor/viewer fixture hashes twice, at ~0.5 s each by default."""
+    from argon2 import PasswordHasher
+
+    from tripl_core.security import configure_hasher
+
+    configure_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> str:
     return _server_url()

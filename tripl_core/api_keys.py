@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tripl_core import audit
 from tripl_core.db.base import utcnow
-from tripl_core.db.models.auth import ApiKey, ApiKeyScope
+from tripl_core.db.models.auth import ApiKey, ApiKeyScope, UserRole
 from tripl_core.db.models.projects import Project
 from tripl_core.errors import Forbidden, Invalid, NotFound, Unauthorized
 from tripl_core.security import new_api_key, token_hash
@@ -32,6 +32,8 @@ def create(db: Session, actor: audit.Actor, name: str, scope: ApiKeyScope, expir
             raise Invalid("project_slug", f"No project with slug '{project_slug}'.")
     if expires_in_days is not None and expires_in_days < 1:
         raise Invalid("expires_in_days", "Must be at least 1 day.")
+    if scope == ApiKeyScope.write and actor.role == UserRole.viewer:
+        raise Forbidden("Viewers can only create read keys: a key never does more than its user may.")
     restricted_to = actor.api_key.project_id if actor.api_key else None
     if restricted_to is not None and (project is None or project.id != restricted_to):
         # A key must not mint a key wider than itself.

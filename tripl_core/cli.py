@@ -64,6 +64,8 @@ def _up(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     # Embedded mode exported it already; beside an external database it is derived unless configured.
     env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
+    if args.no_dagster:  # nobody else would pick scan jobs up: the API runs them (docs/pipelines.md)
+        env.setdefault("TRIPL_SCAN_EXECUTOR", "inprocess")
     children = [_spawn([sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory",
                         "--host", settings.host, "--port", str(settings.port),
                         "--log-level", settings.log_level], env)]
@@ -74,8 +76,9 @@ def _up(args: argparse.Namespace) -> int:
         children.append(_spawn([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
                                 "-h", settings.host, "-p", str(settings.dagster_port)], env))
         print(f"Dagster UI on http://{settings.host}:{settings.dagster_port}")
-    if args.demo:
-        children.append(_spawn([sys.executable, "-m", "tripl_core.cli", "demo"], env))
+    if args.demo:  # replays through Dagster once its webserver answers (in-process without Dagster)
+        wait = [] if args.no_dagster else ["--wait-dagster", "300"]
+        children.append(_spawn([sys.executable, "-m", "tripl_core.cli", "demo", *wait], env))
 
     stopping = False
 
@@ -99,16 +102,13 @@ def _up(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _demo(_: argparse.Namespace) -> int:
-    from tripl_core.runtime import ensure_database
-
-    ensure_database()
-    try:
+def _demo(args: argparse.Namespace) -> int:
+    try:  # the loader starts the database itself, after parsing its options
         from tripl_core.demo.load import main as demo_main
     except ImportError:
         print("the demo loader is not available yet", file=sys.stderr)
         return 1
-    return demo_main()
+    return demo_main(args.extra)  # the loader parses its own options (`tripl demo --help`)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
-    sub.add_parser("demo", help="create the demo project, warehouse and scans").set_defaults(func=_demo)
-    args = parser.parse_args(argv)
+    sub.add_parser("demo", help="create the demo project, warehouse and scans", add_help=False
+                   ).set_defaults(func=_demo)
+    args, args.extra = parser.parse_known_args(argv)
+    if args.extra and args.command != "demo":
+        parser.error(f"unrecognized arguments: {' '.join(args.extra)}")
     return int(args.func(args) or 0)
 
 

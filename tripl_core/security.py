@@ -13,6 +13,14 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("tripl-dummy-password")
 
 
+def configure_hasher(hasher: PasswordHasher) -> None:
+    """Swap the argon2 parameters (tests use cheap ones: the defaults cost ~0.1-1 s per hash on a busy CI box).
+    Existing hashes keep verifying: argon2 stores its parameters in each hash."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("tripl-dummy-password")
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -130,6 +130,8 @@ class EffectiveSettings:
     base: Settings
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("values", "base"):  # copy/pickle probe before fields exist
+            raise AttributeError(name)
         try:
             return self.values[name]
         except KeyError:

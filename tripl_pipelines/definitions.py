@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from tripl_pipelines.alerting import alert_dispatch
 from tripl_pipelines.assets import SCAN_ASSETS, scan_partition_job
 from tripl_pipelines.sensors import (
     register_scan_configs,
@@ -17,6 +18,7 @@ from tripl_pipelines.sensors import (
 defs = dg.Definitions(
     assets=SCAN_ASSETS,
     jobs=[scan_partition_job],
-    sensors=[register_scan_configs, scan_job_queue, scan_job_status, scan_job_cancellation, scan_scheduler],
+    sensors=[register_scan_configs, scan_job_queue, scan_job_status, scan_job_cancellation, scan_scheduler,
+             alert_dispatch],
     schedules=[],
 )

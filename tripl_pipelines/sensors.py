@@ -60,7 +60,8 @@ def scan_job_queue(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     known = set(context.instance.get_dynamic_partitions(SCAN_CONFIGS.name))
     add: set[str] = set()
     with session_scope() as db:
-        pending = db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.pending)
+        pending = db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.pending,
+                                                   ScanJob.trigger != "inprocess")
                              .order_by(ScanJob.created_at).limit(50)).all()
         for job in pending:
             if job.kind == ScanJobKind.apply_event_groups:

@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import psycopg
-import pytest
 from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 FOUNDATION_TABLES = {"users", "user_sessions", "login_failures", "api_keys", "projects", "audit_log"}
-
-
-@pytest.fixture
-def empty_db(pg_server_url: str) -> Iterator[str]:
-    """A brand-new database on the test server, dropped afterwards."""
-    name = f"tripl_fresh_{uuid.uuid4().hex[:8]}"
-    url = make_url(pg_server_url.replace("postgresql+psycopg://", "postgresql://"))
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    yield url.set(database=name, drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def _tables(url: str) -> set[str]:

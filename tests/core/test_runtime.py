@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -23,16 +21,11 @@ def test_embedded_style_socket_urls_keep_their_host():
     assert make_url(url).query["host"] == "/tmp/x/pg" and make_url(url).database == "dagster"
 
 
-def test_ensure_dagster_database_creates_it_once(pg_server_url):
-    name = f"dagster_{uuid.uuid4().hex[:8]}"
+def test_ensure_dagster_database_creates_it_once(pg_server_url, scratch_db):
+    name, admin = scratch_db("dagster")
     url = make_url(pg_server_url.replace("postgresql+psycopg://", "postgresql://"))
     target = url.set(drivername="postgresql+psycopg2", database=name).render_as_string(hide_password=False)
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    try:
-        ensure_dagster_database(target)
-        ensure_dagster_database(target)  # idempotent
-        with psycopg.connect(admin) as conn:
-            assert conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}"')
+    ensure_dagster_database(target)
+    ensure_dagster_database(target)  # idempotent
+    with psycopg.connect(admin) as conn:
+        assert conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()

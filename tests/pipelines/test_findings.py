@@ -43,3 +43,34 @@ def test_replay_detects_every_injected_incident(db, scan, plan):
 
     total = rows(db, "metric_points", "scope_type = 'project_total'")
     assert len(total) == 240 and total["count"].sum() == int(rows(db, "observed_names")["count"].sum())
+
+
+def test_contract_breaches_and_enum_values_are_findings(db, owner, pg_scan, plan):
+    et = plan["event_type"]
+    fields = {f["name"]: f["id"] for f in et["field_definitions"]}
+    base = f"/api/v1/projects/shop-app/event-types/{et['id']}/fields"
+    r = owner.patch(f"{base}/{fields['load_time_ms']}", json={"contract_max_value": 1000})
+    assert r.status_code == 200, r.text
+    r = owner.patch(f"{base}/{fields['platform']}", json={"enum_options": ["ios", "android"]})
+    assert r.status_code == 200, r.text
+    day = LAST - timedelta(days=1)
+    assert replay(db, pg_scan, day, day + timedelta(days=1)).status.value == "succeeded"
+    drifts = rows(db, "schema_drifts").set_index(["field_name", "drift_type"])
+    bad = drifts.loc[("load_time_ms", "bad_rate_breach"), "details"]
+    assert 0.55 < bad["rate"] < 0.8 and bad["limit"] == 0  # ~2/3 of 100…3000 ms are above 1000
+    enum = drifts.loc[("platform", "enum_value_outside_options"), "details"]
+    assert 0.2 < enum["rate"] < 0.45  # one platform in three is "web"
+    assert ("load_time_ms", "type_mismatch") not in drifts.index  # numbers on that day
+
+
+def test_variables_get_observed_values_and_counts(db, owner, pg_scan, plan):
+    base = "/api/v1/projects/shop-app/variables"
+    r = owner.post(base, json={"name": "platform"})
+    assert r.status_code == 201, r.text
+    var = r.json()
+    assert replay(db, pg_scan, LAST, LAST + timedelta(days=1)).status.value == "succeeded"
+    values = {v["value"]: v for v in owner.get(f"{base}/{var['id']}/values").json()}
+    assert set(values) == {"ios", "android", "web"}
+    day = rows(db, "observed_names")
+    assert sum(v["occurrences"] for v in values.values()) == int(day["count"].sum())
+    assert all(v["event_count"] >= 1 for v in values.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tripl_core.warehouse import ConnectionConfig, DBType, connect
+from tripl_core.warehouse.clickhouse import opened_chdb_path
 
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 N_ROWS = 2000
 START = datetime(2026, 1, 1, tzinfo=UTC)
 COUNTRIES = ["US"] * 8 + ["DE"] * 4 + ["FR"] * 2 + ["JP", "BR", "IN", "CA"]
@@ -48,7 +51,9 @@ def events_frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def chdb_host() -> str:
-    return f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'engine'}"
+    """The process's chdb engine: the one another test area opened already, else a fresh directory."""
+    opened = opened_chdb_path()
+    return f"chdb://{opened}" if opened else f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'engine'}"
 
 
 @pytest.fixture(scope="session")
@@ -67,10 +72,11 @@ def pg_warehouse(pg_server_url: str, events_frame: pd.DataFrame) -> Iterator[dic
     """A `warehouse` database with the events table; yields connection parts for ConnectionConfig."""
     url = make_url(pg_server_url.replace("postgresql+psycopg://", "postgresql://"))
     admin = url.set(database="postgres").render_as_string(hide_password=False)
+    name = "warehouse" if WORKER == "main" else f"warehouse_{WORKER}"  # xdist workers may share a server
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("drop database if exists warehouse with (force)")
-        conn.execute("create database warehouse")
-    wh = url.set(database="warehouse").render_as_string(hide_password=False)
+        conn.execute(f'drop database if exists "{name}" with (force)')
+        conn.execute(f'create database "{name}"')
+    wh = url.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(wh, autocommit=True) as conn:
         conn.execute("create table events (ts timestamptz not null, event text not null, country text not null, "
                      "app_version text not null, amount double precision, props jsonb not null)")
@@ -80,7 +86,7 @@ def pg_warehouse(pg_server_url: str, events_frame: pd.DataFrame) -> Iterator[dic
             copy.write(buf.getvalue())
     # pgserver listens on a Unix socket: the host is then the socket directory (?host=… in the URL).
     yield {"host": url.host or url.query.get("host") or "localhost", "port": url.port or 5432,
-           "database": "warehouse", "username": url.username or "", "password": url.password or ""}
+           "database": name, "username": url.username or "", "password": url.password or ""}
 
 
 @pytest.fixture(scope="session")

@@ -186,3 +186,27 @@ def test_percent_signs_in_user_sql_survive_parameter_binding(adapter, events_fra
     got = adapter.query_df(adapter.sql.bucketed_counts(base, "ts", ScanInterval.d1, START, START + timedelta(days=2)))
     expected = events_frame[events_frame.country.str.startswith("U")]
     assert int(got["count"].sum()) == len(expected)
+
+
+def test_statement_timeout_applies(ch_adapter, pg_warehouse):
+    from dataclasses import replace
+
+    from tests.warehouse.conftest import pg_config
+    from tripl_core.warehouse import connect
+
+    slow_pg = connect(pg_config(pg_warehouse, timeout_seconds=1))
+    with pytest.raises(WarehouseError, match="statement timeout"):
+        slow_pg.query_df(BuiltQuery("SELECT pg_sleep(5)"))
+    slow_ch = connect(replace(ch_adapter.config, timeout_seconds=1))
+    with pytest.raises(WarehouseError, match="TIMEOUT_EXCEEDED|Timeout exceeded|timeout"):
+        slow_ch.query_df(BuiltQuery("SELECT count() FROM numbers(100000000000)"))
+
+
+def test_unreachable_and_unknown_database_are_unavailable(pg_warehouse):
+    from tests.warehouse.conftest import pg_config
+    from tripl_core.warehouse import WarehouseUnavailable, connect
+
+    with pytest.raises(WarehouseUnavailable):
+        connect(pg_config(pg_warehouse, database="nope_db")).test_connection()
+    with pytest.raises(WarehouseUnavailable):
+        connect(pg_config(pg_warehouse, host="127.0.0.1", port=1, timeout_seconds=2)).test_connection()

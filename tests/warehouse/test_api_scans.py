@@ -236,3 +236,10 @@ def test_preview_job_is_scoped_to_its_project(owner, project, ch):
     assert owner.get(f"{scans_url('other')}/preview-jobs/{r.json()['id']}").status_code == 404
     assert owner.get(f"{scans_url()}/preview-jobs/00000000-0000-0000-0000-000000000000").status_code == 404
     assert wait_job(owner, "shop-app", r.json()["id"])["result_summary"]["rows"] == [{"x": 1}]
+
+
+def test_preview_pool_is_bounded_by_the_setting():
+    from tripl_core.settings import get_settings
+    from tripl_core.sources import previews
+
+    assert previews.pool()._max_workers == get_settings().preview_workers

@@ -7,8 +7,6 @@ from fastapi import APIRouter, Response
 from tripl_api.deps import DB, Viewer, ViewerWrite
 from tripl_api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyResponse
 from tripl_core import api_keys
-from tripl_core.db.models.auth import ApiKeyScope, UserRole
-from tripl_core.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
 
@@ -20,8 +18,6 @@ def list_api_keys(db: DB, actor: Viewer):
 
 @router.post("", summary="Create Api Key", response_model=ApiKeyCreated, status_code=201)
 def create_api_key(body: ApiKeyCreate, db: DB, actor: ViewerWrite):
-    if body.scope == ApiKeyScope.write and actor.role == UserRole.viewer:
-        raise Forbidden("Viewers can only create read keys.")
     minted = api_keys.create(db, actor, body.name, body.scope, body.expires_in_days, body.project_slug)
     listed = ApiKeyResponse.model_validate(minted.key)
     return ApiKeyCreated(**listed.model_dump(), token=minted.token)

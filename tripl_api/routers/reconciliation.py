@@ -33,7 +33,8 @@ def list_shadow_events(db: DB, ctx: ProjectRead, status: ShadowStatus | None = N
 @router.post("/shadow-events/{candidate_id}/accept", summary="Accept Shadow Event",
              response_model=AcceptShadowResponse)
 def accept_shadow_event(candidate_id: uuid.UUID, body: AcceptShadowRequest, db: DB, ctx: ProjectWrite):
-    return reconciliation.accept_shadow(db, ctx.actor, ctx.project, candidate_id, body.event_type_id, body.name)
+    return reconciliation.accept_shadow(db, ctx.actor, ctx.project, candidate_id, body.event_type_id, body.name,
+                                        [v.model_dump() for v in body.field_values or []])
 
 
 @router.post("/shadow-events/{candidate_id}/dismiss", summary="Dismiss Shadow Event",

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tripl_api.schemas.common import ORMModel
+from tripl_api.schemas.events import FieldValueIn
 from tripl_core.db.models.findings import ShadowStatus
 from tripl_core.db.models.plan import EventStatus
 
@@ -37,6 +38,9 @@ class ShadowEventList(BaseModel):
 class AcceptShadowRequest(BaseModel):
     event_type_id: uuid.UUID | None = Field(None, description="Plan event type; default the one it was seen under.")
     name: str | None = Field(None, min_length=1, max_length=500, description="Plan event name; default as seen.")
+    field_values: list[FieldValueIn] | None = Field(
+        None, max_length=1000, description="As in Create Event; required fields left out get a `{field}` "
+                                           "placeholder where their type admits one.")
 
 
 class AcceptShadowResponse(BaseModel):

@@ -33,7 +33,7 @@ def parse_when(value: str | None, name: str, end: bool = False) -> datetime | No
             day = date.fromisoformat(value)
             return datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise Invalid(name, "an ISO date (2026-01-31) or date-time (2026-01-31T10:00:00Z)",
                       loc_prefix="query") from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
@@ -60,13 +60,13 @@ def list_deliveries(db: Session, project: Project, *, status: str | None = None,
         if parsed is not None:
             stmt = stmt.where(col == parsed)
     start, end = parse_when(date_from, "date_from"), parse_when(date_to, "date_to", end=True)
-    if start and end and start > end:
+    whole_day = bool(date_to) and len(date_to or "") == 10  # `end` is then the next midnight (exclusive)
+    if start and end and (start >= end if whole_day else start > end):
         raise Invalid("date_from", "must not be after date_to", loc_prefix="query")
     if start:
         stmt = stmt.where(AlertDelivery.created_at >= start)
     if end:
-        stmt = stmt.where(AlertDelivery.created_at < end if date_to and len(date_to) == 10
-                          else AlertDelivery.created_at <= end)
+        stmt = stmt.where(AlertDelivery.created_at < end if whole_day else AlertDelivery.created_at <= end)
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.scalars(stmt.order_by(AlertDelivery.created_at.desc(), AlertDelivery.id).offset(offset).limit(limit))
     return list(rows), total

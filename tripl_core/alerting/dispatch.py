@@ -99,13 +99,21 @@ def _scan_jobs(db: Session, cands: list[Candidate]) -> dict[uuid.UUID, uuid.UUID
     return out
 
 
-def _outcome(db: Session, rule: AlertRule, cand: Candidate, now: datetime, notified: dict[str, datetime],
-             feedback: dict[tuple[uuid.UUID, str], AlertFeedback], settings: Settings) -> MatchOutcome:
+@dataclass
+class _State:
+    """What every rule of one dispatch cycle consults: learned false positives and muted inbox incidents."""
+
+    feedback: dict[tuple[uuid.UUID, str], AlertFeedback]
+    muted: set[tuple[uuid.UUID, str, str]]
+
+
+def _outcome(rule: AlertRule, cand: Candidate, now: datetime, notified: dict[str, datetime], state: _State,
+             settings: Settings) -> MatchOutcome:
     if is_muted(rule, now):
         return MatchOutcome.muted
-    if inbox.group_muted(db, cand, now):
+    if (cand.project_id, cand.scope_key, cand.direction or "") in state.muted:
         return MatchOutcome.group_muted
-    fb = feedback.get((cand.project_id, cand.pattern_key))
+    fb = state.feedback.get((cand.project_id, cand.pattern_key))
     if inbox.suppressed_by_feedback(fb, cand, settings.alert_false_positive_threshold):
         return MatchOutcome.feedback
     last = notified.get(cand.scope_key)
@@ -158,8 +166,8 @@ def _write_delivery(db: Session, rule: AlertRule, dest: AlertDestination, projec
 
 
 def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project: Project,
-                   cands: list[Candidate], feedback: dict[tuple[uuid.UUID, str], AlertFeedback],
-                   settings: Settings, now: datetime, report: Report) -> None:
+                   cands: list[Candidate], state: _State, settings: Settings, now: datetime,
+                   report: Report) -> None:
     """Everything one rule does with new candidates, in one transaction (the caller commits)."""
     db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"alert-rule:{rule.id}"})
     mine = [c for c in cands if c.project_id == rule.project_id and matching.matches(rule, c)]
@@ -176,7 +184,7 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
     groups: dict[tuple[uuid.UUID | None, uuid.UUID | None], list[Candidate]] = {}
     outcomes: dict[str, MatchOutcome] = {}
     for c in new:  # oldest first: within a batch the first finding of a scope fires, later ones cool down
-        outcome = _outcome(db, rule, c, now, notified, feedback, settings)
+        outcome = _outcome(rule, c, now, notified, state, settings)
         outcomes[c.key] = outcome
         report.outcomes[outcome.value] = report.outcomes.get(outcome.value, 0) + 1
         if outcome == MatchOutcome.delivered:
@@ -212,11 +220,11 @@ def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID
     project_ids = sorted({r[0].project_id for r in rows})
     cands = cand_mod.load(db, project_ids, now - timedelta(hours=settings.alert_dispatch_lookback_hours))
     report.candidates = len(cands)
-    feedback = inbox.feedback_for(db, project_ids)
+    state = _State(feedback=inbox.feedback_for(db, project_ids), muted=inbox.muted_incidents(db, project_ids, now))
     db.commit()
     for rule, dest, project in rows:
         try:
-            _dispatch_rule(db, rule, dest, project, cands, feedback, settings, now, report)
+            _dispatch_rule(db, rule, dest, project, cands, state, settings, now, report)
             db.commit()
         except Exception:
             db.rollback()

@@ -73,11 +73,15 @@ def assign_group(db: Session, cand: Candidate, window: timedelta, now: datetime)
     return group
 
 
-def group_muted(db: Session, cand: Candidate, now: datetime) -> bool:
-    return db.scalar(select(func.count()).select_from(AlertCorrelationGroup).where(
-        AlertCorrelationGroup.project_id == cand.project_id, AlertCorrelationGroup.scope_key == cand.scope_key,
-        AlertCorrelationGroup.direction.is_not_distinct_from(cand.direction),
-        AlertCorrelationGroup.status == GroupStatus.muted, AlertCorrelationGroup.muted_until > now)) > 0
+def muted_incidents(db: Session, project_ids: list[uuid.UUID], now: datetime) -> set[tuple[uuid.UUID, str, str]]:
+    """(project, scope key, direction) of inbox groups muted right now: their new findings are not sent."""
+    if not project_ids:
+        return set()
+    rows = db.execute(select(AlertCorrelationGroup.project_id, AlertCorrelationGroup.scope_key,
+                             AlertCorrelationGroup.direction).where(
+        AlertCorrelationGroup.project_id.in_(project_ids), AlertCorrelationGroup.status == GroupStatus.muted,
+        AlertCorrelationGroup.muted_until > now))
+    return {(p, k, d or "") for p, k, d in rows}
 
 
 def feedback_for(db: Session, project_ids: list[uuid.UUID]) -> dict[tuple[uuid.UUID, str], AlertFeedback]:

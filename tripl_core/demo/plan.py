@@ -79,4 +79,5 @@ def create_demo_project(db: Session, actor: audit.Actor) -> Project:
                  after={"event_types": len(demo.event_types), "events": len(demo.events)},
                  message=f"{actor.label} created the demo project '{project.name}' ({project.slug})")
     db.commit()
+    events.refresh_statistics(db)
     return project

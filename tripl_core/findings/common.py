@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,19 +108,22 @@ def main_branch_id(db: Session, project: Project) -> uuid.UUID:
     return bid
 
 
+def _on_main(db: Session, model: type[Any], obj_id: uuid.UUID, project: Project, label: str) -> Any:
+    """One statement: the row if it is on the project's main branch (a branch copy or another project's is 404)."""
+    obj = db.scalar(select(model).join(PlanBranch, PlanBranch.id == model.branch_id).where(
+        model.id == obj_id, PlanBranch.project_id == project.id, PlanBranch.kind == BranchKind.main))
+    if obj is None:
+        raise NotFound(f"{label} '{obj_id}' not found.")
+    return obj
+
+
 def main_event(db: Session, project: Project, event_id: uuid.UUID) -> Event:
-    """Metrics are keyed by main-branch events: a branch copy or another project's event is 404."""
-    event = db.get(Event, event_id)
-    if event is None or event.project_id != project.id or event.branch_id != main_branch_id(db, project):
-        raise NotFound(f"Event '{event_id}' not found.")
-    return event
+    """Metrics are keyed by main-branch events."""
+    return _on_main(db, Event, event_id, project, "Event")
 
 
 def main_event_type(db: Session, project: Project, event_type_id: uuid.UUID) -> EventType:
-    et = db.get(EventType, event_type_id)
-    if et is None or et.project_id != project.id or et.branch_id != main_branch_id(db, project):
-        raise NotFound(f"Event type '{event_type_id}' not found.")
-    return et
+    return _on_main(db, EventType, event_type_id, project, "Event type")
 
 
 def configs(db: Session, project: Project) -> list[ScanConfig]:
@@ -141,17 +145,13 @@ def config_for_scope(db: Session, project: Project, scope_type: ScopeType, scope
     type before an unrestricted one, older first). None when the project has no usable config."""
     if named is not None:
         return named_config(db, project, named)
-    candidates = configs(db, project)
-    if not candidates:
-        return None
-    ids = [c.id for c in candidates]
     ref = MetricPoint.scope_ref.is_(None) if scope_ref is None else MetricPoint.scope_ref == scope_ref
-    newest = db.scalar(select(MetricPoint.scan_config_id).where(
-        MetricPoint.scope_type == scope_type, ref, MetricPoint.scan_config_id.in_(ids))
+    newest = db.scalar(select(ScanConfig).join(MetricPoint, MetricPoint.scan_config_id == ScanConfig.id).where(
+        ScanConfig.project_id == project.id, MetricPoint.scope_type == scope_type, ref)
         .order_by(MetricPoint.bucket.desc()).limit(1))
-    by_id = {c.id: c for c in candidates}
     if newest is not None:
-        return by_id[newest]
+        return newest
+    candidates = configs(db, project)
     covering = [c for c in candidates if c.event_type_id is None or c.event_type_id == event_type_id]
     covering.sort(key=lambda c: (c.event_type_id is None, c.created_at))
     return covering[0] if covering else None

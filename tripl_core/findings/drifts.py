@@ -3,8 +3,8 @@
 Accepting a schema drift teaches the plan what the warehouse showed, through the plan's own field services so that
 validation, history and audit are the same as for a hand edit (on the main branch, which the scans compare with):
 - new_field: the field is added to the event type with the observed type (object/array → json);
-- type_mismatch: the field's declared type becomes the observed one (refused, 409, when plan values would no
-  longer fit, as Update Field refuses it);
+- type_mismatch: the field's declared type becomes the observed one, dropping contracts the new type cannot
+  carry (refused, 409, when plan values would no longer fit, as Update Field refuses it);
 - enum_value_outside_options: the observed outside values join the options;
 - missing_required_field: the field is no longer required;
 - null_rate_breach / bad_rate_breach: the contract's limit is raised to the observed rate (rounded up to 1 %).
@@ -106,6 +106,11 @@ def _learn(db: Session, actor: audit.Actor, project: Project, drift: SchemaDrift
         ftype = OBSERVED_TO_FIELD.get(drift.observed_type.lower())
         if ftype is not None and ftype != existing.field_type:
             changes["field_type"] = ftype
+            # contracts the new type cannot carry go with the old type (as enum options do)
+            if ftype not in field_service.RANGE_TYPES:
+                changes.update(contract_min_value=None, contract_max_value=None)
+            if ftype not in field_service.REGEX_TYPES:
+                changes["contract_regex"] = None
     elif drift.drift_type == DriftType.enum_value_outside_options:
         values = [str(v) for v in (drift.details or {}).get("values") or []]
         if not values and drift.sample_value is not None:

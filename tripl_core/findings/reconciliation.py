@@ -2,7 +2,9 @@
 (planned, live, but silent) and coverage (how much of the warehouse volume the plan explains).
 
 - Accepting a shadow event creates the plan event on the main branch through the events service (validation,
-  history and audit as for Create Event) and links the candidate; a second accept is 409.
+  history and audit as for Create Event) and links the candidate; a second accept is 409. Required fields the
+  caller leaves out get a `{field}` placeholder when their type admits one (the value varies in the warehouse);
+  required enum/boolean fields must be given in `field_values` (beyond the reference's body: optional).
 - Dead events are main-branch events with status implemented or live whose `last_seen_at` (written by the
   scans) is older than `days`, or that were never seen; only when the project has a scan config (without one,
   silence means nothing).
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -23,12 +26,13 @@ from tripl_core import audit
 from tripl_core.db.base import utcnow
 from tripl_core.db.models.findings import ShadowEventCandidate, ShadowStatus
 from tripl_core.db.models.metrics import ObservedName
-from tripl_core.db.models.plan import Event, EventStatus, EventType, PlanBranch
+from tripl_core.db.models.plan import Event, EventStatus, EventType, FieldDefinition, PlanBranch
 from tripl_core.db.models.projects import Project
 from tripl_core.errors import Conflict, Invalid, NotFound
 from tripl_core.findings import common
 from tripl_core.plan import events as event_service
 from tripl_core.plan.common import PlanScope
+from tripl_core.plan.values import PLACEHOLDER_TYPES
 
 DEAD_STATUSES = (EventStatus.implemented, EventStatus.live)
 
@@ -60,8 +64,28 @@ def _candidate(db: Session, project: Project, candidate_id: uuid.UUID) -> Shadow
     return c
 
 
+def _required_values(db: Session, et: EventType, given: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The values sent, plus a `{field}` placeholder ("varies, as observed") for each required string, number,
+    url or json field left out. Required enum/boolean fields have no neutral value: 422 asks for them."""
+    named = {v.get("field_name") for v in given} | {str(v.get("field_definition_id")) for v in given}
+    values = list(given)
+    required = db.scalars(select(FieldDefinition).where(FieldDefinition.event_type_id == et.id,
+                                                        FieldDefinition.is_required.is_(True))
+                          .order_by(FieldDefinition.order, FieldDefinition.name))
+    for f in required:
+        if f.name in named or str(f.id) in named:
+            continue
+        if f.field_type in PLACEHOLDER_TYPES and re.fullmatch(r"[a-z][a-z0-9_]*", f.name):
+            values.append({"field_name": f.name, "value": f"{{{f.name}}}"})
+        else:
+            raise Invalid("field_values", f"Event type '{et.name}' requires field '{f.name}' ({f.field_type.value});"
+                                          f" give its value in field_values.")
+    return values
+
+
 def accept_shadow(db: Session, actor: audit.Actor, project: Project, candidate_id: uuid.UUID,
-                  event_type_id: uuid.UUID | None, name: str | None) -> dict[str, Any]:
+                  event_type_id: uuid.UUID | None, name: str | None,
+                  field_values: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     c = _candidate(db, project, candidate_id)
     if c.status == ShadowStatus.accepted:
         raise Conflict(f"Shadow event '{c.name}' was already accepted.")
@@ -73,11 +97,12 @@ def accept_shadow(db: Session, actor: audit.Actor, project: Project, candidate_i
     et = db.get(EventType, etid)
     if et is None or et.branch_id != scope.branch_id:
         raise Invalid("event_type_id", f"Event type '{etid}' does not exist in the project's main plan.")
+    values = _required_values(db, et, field_values or [])
     description = f"Accepted from the warehouse: seen {c.total_count} times between {c.first_seen_at:%Y-%m-%d} " \
                   f"and {c.last_seen_at:%Y-%m-%d}."
     [event] = event_service.create_many(db, actor, scope, [{
         "event_type_id": et.id, "name": name if name is not None else c.name, "status": EventStatus.live,
-        "description": description}], bulk=False, commit=False)
+        "description": description, "field_values": values}], bulk=False, commit=False)
     event.last_seen_at = c.last_seen_at
     c.status, c.event_id, c.is_active = ShadowStatus.accepted, event.id, False
     audit.record(db, actor, "shadow_event.accept", "shadow_event", c.id, c.name, project=project,

@@ -23,7 +23,7 @@ from tripl_core.detection.movers import expected_by_value, top_movers
 from tripl_core.detection.seasonality import seasonality_heatmap
 from tripl_core.errors import Invalid
 from tripl_core.findings import common
-from tripl_core.findings.series import scope_filter
+from tripl_core.findings.series import epoch, scope_filter
 
 MOVERS_BASELINE = timedelta(days=7)
 HEATMAP_WINDOW = timedelta(days=28)
@@ -95,12 +95,13 @@ def heatmap(db: Session, project: Project, scan_config_id: uuid.UUID, scope_type
     cfg = common.named_config(db, project, scan_config_id)
     st, ref = common.parse_scope(scope_type, scope_ref)
     win = common.window(common.interval_of(cfg).delta, time_from, time_to, default=HEATMAP_WINDOW)
-    rows = db.execute(select(MetricPoint.bucket, MetricPoint.count, MetricPoint.is_anomaly).where(
+    rows = db.execute(select(epoch(MetricPoint.bucket), MetricPoint.count, MetricPoint.is_anomaly).where(
         MetricPoint.scan_config_id == cfg.id, scope_filter(st, ref), MetricPoint.bucket >= win.start,
         MetricPoint.bucket < win.end)).all()
-    index = pd.DatetimeIndex([r[0] for r in rows], tz="UTC") if rows else pd.DatetimeIndex([], tz="UTC")
-    counts = pd.Series(np.array([r[1] for r in rows], dtype=float), index=index)
-    flags = pd.Series(np.array([bool(r[2]) for r in rows], dtype=bool), index=index)
+    n = len(rows)
+    index = pd.to_datetime(np.fromiter((r[0] for r in rows), dtype=np.int64, count=n), unit="s", utc=True)
+    counts = pd.Series(np.fromiter((r[1] for r in rows), dtype=np.float64, count=n), index=index)
+    flags = pd.Series(np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=n), index=index)
     result = seasonality_heatmap(counts, flags)
     return {**_scope_head(cfg.id, st, ref), **result}
 

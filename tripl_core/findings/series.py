@@ -11,12 +11,27 @@ verdicts depend on).
 
 from __future__ import annotations
 
+import threading
 import uuid
-from datetime import datetime, timedelta
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Float, Select, String, and_, case, func, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Float,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -24,6 +39,7 @@ from tripl_core.db.models.findings import AnomalySignal
 from tripl_core.db.models.metrics import MetricPoint, ScopeType
 from tripl_core.db.models.plan import Event
 from tripl_core.db.models.projects import Project
+from tripl_core.db.models.scans import ProjectAnomalySettings, ScanState
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.detection.volume import forecast as volume_forecast
 from tripl_core.findings import common
@@ -43,30 +59,43 @@ def scope_filter(scope_type: ScopeType, scope_ref: uuid.UUID | None) -> ColumnEl
     return and_(MetricPoint.scope_type == scope_type, ref)
 
 
-def _frame(rows: list[Any]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["bucket", *_COLS])
-    frame["bucket"] = pd.to_datetime(frame["bucket"], utc=True)
-    return frame.set_index("bucket")
+def epoch(column: Any) -> Any:
+    """Bucket as integer seconds: cheaper to fetch and place on the grid than datetime objects."""
+    return cast(func.extract("epoch", column), BigInteger)
 
 
-def _grid(db: Session, cfg: ScanConfig, win: common.Window) -> pd.DatetimeIndex:
-    grid = win.grid
-    mark = common.watermark(db, cfg)
-    return grid[grid < pd.Timestamp(mark)] if mark is not None else grid
+def _meta(db: Session, project: Project, cfg: ScanConfig, scope: tuple[ScopeType, uuid.UUID | None]) -> Any:
+    """One round trip: the config's watermark and last job, the scope's newest bucket, the settings' version."""
+    return db.execute(select(
+        select(ScanState.watermark).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
+        select(ScanState.last_job_id).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
+        select(func.max(MetricPoint.bucket)).where(scope_filter(*scope), MetricPoint.scan_config_id == cfg.id)
+        .scalar_subquery(),
+        select(ProjectAnomalySettings.updated_at).where(ProjectAnomalySettings.project_id == project.id)
+        .scalar_subquery(),
+    )).one()
 
 
-def _points(frame: pd.DataFrame, grid: pd.DatetimeIndex) -> list[dict[str, Any]]:
-    """Zero-filled points; columns walked once each (no per-row pandas access)."""
-    f = frame.reindex(grid)
-    counts = f["count"].fillna(0).astype("int64").tolist()
-    cols = {c: [None if pd.isna(v) else v for v in f[c].tolist()] for c in ("expected", "lower", "upper", "z",
-                                                                          "direction")}
-    anomalies = f["is_anomaly"].fillna(False).astype(bool).tolist()
-    buckets = [ts.to_pydatetime() for ts in grid]
-    return [{"bucket": b, "count": c, "expected": e, "lower": lo, "upper": up, "z": z, "is_anomaly": a,
-             "direction": d}
-            for b, c, e, lo, up, z, a, d in zip(buckets, counts, cols["expected"], cols["lower"], cols["upper"],
-                                                cols["z"], anomalies, cols["direction"], strict=True)]
+def _size(mark: datetime | None, win: common.Window) -> int:
+    """Buckets of the window, up to the config's watermark when it has one (later buckets are not scanned)."""
+    n = int((win.end - win.start) / win.step)
+    if mark is not None:
+        n = min(n, max(0, -(-int((mark - win.start).total_seconds()) // int(win.step.total_seconds()))))
+    return n
+
+
+def _points(rows: list[Any], win: common.Window, n: int) -> list[dict[str, Any]]:
+    """Zero-filled points: stored rows (epoch, count, expected, lower, upper, z, is_anomaly, direction) placed on
+    the grid by integer arithmetic."""
+    start, step = int(win.start.timestamp()), int(win.step.total_seconds())
+    points = [{"bucket": datetime.fromtimestamp(start + i * step, UTC), "count": 0, "expected": None,
+               "lower": None, "upper": None, "z": None, "is_anomaly": False, "direction": None} for i in range(n)]
+    for e, count, expected, lower, upper, z, anomaly, direction in rows:
+        i = (int(e) - start) // step
+        if 0 <= i < n:
+            points[i].update(count=int(count), expected=expected, lower=lower, upper=upper, z=z,
+                             is_anomaly=bool(anomaly), direction=direction)
+    return points
 
 
 def _latest_signal(db: Session, cfg: ScanConfig, scope_type: ScopeType,
@@ -77,27 +106,60 @@ def _latest_signal(db: Session, cfg: ScanConfig, scope_type: ScopeType,
                      .order_by(AnomalySignal.bucket.desc()).limit(1))
 
 
-def _forecast(db: Session, project: Project, cfg: ScanConfig, where: ColumnElement[bool],
-              signal: AnomalySignal | None, win: common.Window, last: datetime | None) -> list[dict[str, Any]]:
-    if last is None or pd.Timestamp(win.end) <= pd.Timestamp(last):
-        return []  # the window ends inside the stored data: nothing to forecast there
+_CACHE: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+_CACHE_SIZE = 4096
+_LOCK = threading.Lock()
+
+
+def _band(key: tuple[Any, ...], counts: pd.Series, settings: Any) -> list[dict[str, Any]]:
+    """volume.forecast, memoised on (scope, newest bucket, last scan job, settings version): a dashboard polls
+    the same series until the next scan adds a bucket, and the detector costs more than the rest of the request."""
+    band = volume_forecast(counts, FORECAST_HORIZON, settings)
+    out = [{"bucket": ts.to_pydatetime(), "expected": common.finite(e), "lower": common.finite(lo),
+            "upper": common.finite(up)}
+           for ts, e, lo, up in zip(band.index, band["expected"], band["lower"], band["upper"], strict=True)]
+    with _LOCK:
+        _CACHE[key] = out
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return out
+
+
+def _forecast_plan(db: Session, project: Project, cfg: ScanConfig, scope: tuple[ScopeType, uuid.UUID | None],
+                   signal: AnomalySignal | None, win: common.Window, meta: Any) -> tuple[Any, ...]:
+    """(band, None) when known without reading history (none needed, the open signal's, or memoised);
+    else (None, (version, since, settings)): the history to read and score."""
+    last = meta[2]
+    if last is None or win.end <= last + win.step:
+        return [], None  # the window ends inside the stored data: nothing to forecast there
     if signal is not None and signal.status == "open" and signal.forecast:
-        return list(signal.forecast)
+        return list(signal.forecast), None
+    version = (cfg.id, *scope, last, meta[1], meta[3])  # a new scan or new settings change the band
+    with _LOCK:
+        if version in _CACHE:
+            _CACHE.move_to_end(version)
+            return _CACHE[version], None
     settings = anomaly_settings(db, project.id).volume
     history = min(settings.baseline_window_buckets, int(timedelta(days=HISTORY_DAYS) / win.step))
-    since = last - win.step * (history - 1)
-    rows = db.execute(select(MetricPoint.bucket, MetricPoint.count).where(
-        where, MetricPoint.scan_config_id == cfg.id, MetricPoint.bucket >= since, MetricPoint.bucket <= last)
-        .order_by(MetricPoint.bucket)).all()
-    if not rows:
+    return None, (version, last - win.step * (history - 1), settings)
+
+
+def _forecast(rows: list[Any], win: common.Window, last: datetime, todo: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Score the history rows (epoch, count, …) from `since` to the newest bucket and memoise the band."""
+    version, since, settings = todo
+    lo, stop, step = int(since.timestamp()), int(last.timestamp()), int(win.step.total_seconds())
+    hist = [r for r in rows if lo <= r[0] <= stop]
+    if not hist:
         return []
-    grid = pd.date_range(rows[0][0], last, freq=win.step)
-    if len(grid) < max(settings.min_history_buckets, 2):
+    epochs = np.fromiter((r[0] for r in hist), dtype=np.int64, count=len(hist))
+    first = int(epochs.min())
+    n = (stop - first) // step + 1
+    if n < max(settings.min_history_buckets, 2):
         return []
-    counts = pd.Series({pd.Timestamp(b): float(c) for b, c in rows}).reindex(grid, fill_value=0.0)
-    band = volume_forecast(counts, FORECAST_HORIZON, settings)
-    return [{"bucket": ts.to_pydatetime(), "expected": common.finite(r.expected), "lower": common.finite(r.lower),
-             "upper": common.finite(r.upper)} for ts, r in band.iterrows()]
+    values = np.zeros(n)
+    values[(epochs - first) // step] = np.fromiter((r[1] for r in hist), dtype=np.float64, count=len(hist))
+    index = pd.to_datetime(first + step * np.arange(n, dtype=np.int64), unit="s", utc=True)
+    return _band(version, pd.Series(values, index=index), settings)
 
 
 def _empty(scope: str, event_id: uuid.UUID | None, event_type_id: uuid.UUID | None) -> dict[str, Any]:
@@ -114,17 +176,23 @@ def scope_series(db: Session, project: Project, scope_type: ScopeType, scope_ref
     if cfg is None:
         return _empty(scope_type.value, event_id, event_type_id)
     win = common.window(common.interval_of(cfg).delta, time_from, time_to)
-    where = scope_filter(scope_type, scope_ref)
-    rows = db.execute(select(MetricPoint.bucket, *(getattr(MetricPoint, c) for c in _COLS)).where(
-        where, MetricPoint.scan_config_id == cfg.id, MetricPoint.bucket >= win.start, MetricPoint.bucket < win.end,
-    ).order_by(MetricPoint.bucket)).all()
+    scope = (scope_type, scope_ref)
     signal = _latest_signal(db, cfg, scope_type, scope_ref)
-    last = db.scalar(select(func.max(MetricPoint.bucket)).where(where, MetricPoint.scan_config_id == cfg.id))
+    meta = _meta(db, project, cfg, scope)
+    band, todo = _forecast_plan(db, project, cfg, scope, signal, win, meta)
+    # One read serves the window and, when the band must be computed, the history before it.
+    lo = min(win.start, todo[1]) if todo is not None else win.start
+    rows = db.execute(select(epoch(MetricPoint.bucket), *(getattr(MetricPoint, c) for c in _COLS)).where(
+        scope_filter(*scope), MetricPoint.scan_config_id == cfg.id, MetricPoint.bucket >= lo,
+        MetricPoint.bucket < win.end)).all()
+    if todo is not None:
+        band = _forecast(rows, win, meta[2], todo)
+        start = int(win.start.timestamp())
+        rows = [r for r in rows if r[0] >= start] if lo < win.start else rows
     return {"scope": scope_type.value, "scan_config_id": cfg.id, "event_id": event_id,
             "event_type_id": event_type_id, "interval": common.interval_of(cfg).value,
             "latest_signal": signal_dict(signal) if signal is not None else None,
-            "data": _points(_frame(rows), _grid(db, cfg, win)),
-            "forecast": _forecast(db, project, cfg, where, signal, win, last)}
+            "data": _points(rows, win, _size(meta[0], win)), "forecast": band}
 
 
 def total_series(db: Session, project: Project, named: uuid.UUID | None, time_from: datetime | None,
@@ -171,13 +239,14 @@ def events_series(db: Session, scope: PlanScope, filters: EventFilters, time_fro
     top_z = type_coerce(func.array_agg(aggregate_order_by(MetricPoint.z, *order)), ARRAY(Float))[1]
     top_dir = type_coerce(func.array_agg(aggregate_order_by(
         case((MetricPoint.is_anomaly, MetricPoint.direction)), *order)), ARRAY(String))[1]
+    bucket = epoch(MetricPoint.bucket)
     rows = db.execute(select(
-        MetricPoint.bucket, func.sum(MetricPoint.count), func.sum(MetricPoint.expected),
+        bucket, func.sum(MetricPoint.count), func.sum(MetricPoint.expected),
         func.sum(MetricPoint.lower), func.sum(MetricPoint.upper), top_z, func.bool_or(MetricPoint.is_anomaly),
         top_dir,
     ).where(MetricPoint.scope_type == ScopeType.event, MetricPoint.scope_ref.in_(ids),
             MetricPoint.scan_config_id == cfg.id, MetricPoint.bucket >= win.start, MetricPoint.bucket < win.end)
-        .group_by(MetricPoint.bucket).order_by(MetricPoint.bucket)).all()
+        .group_by(MetricPoint.bucket)).all()
     return {"scope": "events", "scan_config_id": cfg.id, "event_id": None, "event_type_id": filters.event_type_id,
             "interval": common.interval_of(cfg).value, "latest_signal": None,
-            "data": _points(_frame(rows), _grid(db, cfg, win)), "forecast": []}
+            "data": _points(rows, win, _size(common.watermark(db, cfg), win)), "forecast": []}

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import delete, func, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from tripl_core import audit
@@ -33,6 +33,7 @@ from tripl_core.plan.values import ValueError_, field_value_text, meta_value_tex
 
 SCALARS = ["name", "description", "status", "sunset_at", "owner_id", "reviewed", "metric_breakdown_columns"]
 BULK_UPDATABLE = ["status", "sunset_at", "owner_id", "reviewed"]
+ANALYZE_AFTER = 200  # events created in one request before table statistics are refreshed
 
 
 @dataclass
@@ -263,7 +264,20 @@ def create_many(db: Session, actor: audit.Actor | None, scope: PlanScope, items:
     db.flush()
     if commit:
         db.commit()
+        if len(events) >= ANALYZE_AFTER:
+            refresh_statistics(db)
     return events
+
+
+def refresh_statistics(db: Session) -> None:
+    """ANALYZE the event tables after a large bulk write.
+
+    Until autovacuum gets to them, a freshly filled table has no statistics and PostgreSQL estimates one row
+    everywhere; List Events with a tag or value filter then picks nested loops that took 100-400 ms on 10k events
+    instead of 2-3 ms. ANALYZE samples, takes no lock that blocks reads or writes, and costs tens of ms.
+    """
+    db.execute(text("ANALYZE events, event_tags, event_field_values, event_meta_values"))
+    db.commit()
 
 
 def update(db: Session, actor: audit.Actor, scope: PlanScope, event: Event, changes: dict[str, Any]) -> Event:

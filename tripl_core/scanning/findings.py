@@ -85,21 +85,17 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
             for field, r in agg.iterrows():
                 if field not in names and any(field.startswith(d + ".") for d in names):
                     continue  # a key inside a declared JSON field
-                declared_here = field in names
-                present = int(min(r["present"], total)) if declared_here else int(min(r["present"], total))
+                present = int(min(r["present"], total))
                 nulls = int(min(r["nulls"], present))
                 types = tcounts[field] or ({probed[field]: present - nulls} if field in probed else {})
-                non_null = max(present - nulls, 0)
-                sampled = max(int(r["sampled_rows"]), 1)
-                sampled_present = max(sum(v for k, v in (tcounts[field] or {}).items() if k != "null"), 1) \
-                    if not declared_here or not tcounts[field] else sampled
-                scale = non_null / max(min(sampled, sampled_present), 1) if declared_here else 1.0
+                # breaches were counted in the sample: scale them up to the window's rows
+                scale = total / max(int(r["sampled_rows"]), 1)
                 observed.append(schema_detect.ObservedField(
                     name=field, presence_count=present, null_count=nulls,
                     type_counts={k: int(v) for k, v in types.items()},
-                    enum_outside_count=int(round(r["enum_breaches"] * scale)),
-                    regex_breach_count=int(round(r["regex_breaches"] * scale)),
-                    min_breach_count=int(round(r["range_breaches"] * scale)),
+                    enum_outside_count=int(min(round(r["enum_breaches"] * scale), present - nulls)),
+                    regex_breach_count=int(min(round(r["regex_breaches"] * scale), present - nulls)),
+                    min_breach_count=int(min(round(r["range_breaches"] * scale), present - nulls)),
                     sample_value=samples[field]))
         findings = schema_detect.classify(declared, observed, total)
         for f in findings:

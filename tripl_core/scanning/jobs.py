@@ -57,8 +57,10 @@ def enqueue(db: Session, actor: audit.Actor | None, project: Project, cfg: ScanC
                                        "partition).")
     if kind != ScanJobKind.apply_event_groups and not cfg.time_column:
         raise Invalid("time_column", "The scan config has no time_column; set one before scanning.")
+    # trigger "inprocess" from a caller means "I run it myself" (runner.run_job); API jobs go to the executor.
+    runs_here = get_settings().scan_executor == "inprocess" and trigger == "api"
     job = ScanJob(project_id=project.id, scan_config_id=cfg.id, kind=kind, status=ScanJobStatus.pending,
-                  time_from=time_from, time_to=time_to, trigger=trigger,
+                  time_from=time_from, time_to=time_to, trigger="inprocess" if runs_here else trigger,
                   requested_by=actor.user.id if actor is not None else None)
     db.add(job)
     db.flush()
@@ -67,7 +69,7 @@ def enqueue(db: Session, actor: audit.Actor | None, project: Project, cfg: ScanC
                         "time_from": time_from.isoformat() if time_from else None,
                         "time_to": time_to.isoformat() if time_to else None})
     db.commit()
-    if get_settings().scan_executor == "inprocess":
+    if runs_here:
         submit_inprocess(job.id)
     return job
 

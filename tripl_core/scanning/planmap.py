@@ -98,7 +98,7 @@ def apply_group_rules(pairs: pd.DataFrame, rules: list[dict[str, Any]]) -> pd.Se
         if mask.any():
             out[mask] = names[mask].map(lambda n, rx=rx, target=target: _expand(rx, target, str(n)))
             done |= mask
-    return out
+    return out.astype(object).where(out.notna(), None)
 
 
 def map_pairs(pairs: pd.DataFrame, plan: PlanIndex, cfg: ScanConfig) -> pd.DataFrame:

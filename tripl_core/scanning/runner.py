@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus, ScanState
@@ -76,8 +77,12 @@ def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
         return job
     cfg = steps.load_config(db, job.scan_config_id)
     t0 = time.monotonic()
-    job.status, job.started_at, job.trigger = ScanJobStatus.running, datetime.now(UTC), job.trigger or "inprocess"
+    claimed = db.execute(update(ScanJob).where(ScanJob.id == job.id, ScanJob.status == ScanJobStatus.pending)
+                         .values(status=ScanJobStatus.running, started_at=datetime.now(UTC))).rowcount
     db.commit()
+    db.refresh(job)
+    if not claimed:  # another executor took it (or it was cancelled meanwhile)
+        return job
     summary: dict[str, Any] = {"days": 0}
     try:
         if job.kind == ScanJobKind.apply_event_groups:

@@ -13,8 +13,9 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import RowMapping, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Text
@@ -30,6 +31,7 @@ TYPO_MIN_SIMILARITY = 0.3  # pg_trgm's default similarity threshold (query word 
 TYPO_ALTERNATIVES = 3
 SEMANTIC_MIN_SIMILARITY = 0.25  # cosine; below it a "nearest" document is noise
 RRF_K = 60
+EXACT_NAME_BONUS = 10.0  # lexical score added when the query is the item's name
 CANDIDATES = 100
 
 _UUID = UUID(as_uuid=True)
@@ -141,7 +143,8 @@ _FILTERS = "branch_id = :b AND doc_type = ANY(:types) AND (:include_archived OR 
 _LEXICAL = text(f"""
     WITH m AS (
       SELECT doc_type, object_id, parent_id, title, archived,
-             10.0 * (lower(title) = lower(:q) OR lower(tripl_search_text(title)) = lower(tripl_search_text(:q)))::int
+             {EXACT_NAME_BONUS} * (lower(title) = lower(:q)
+                                   OR lower(tripl_search_text(title)) = lower(tripl_search_text(:q)))::int
              + 2.0 * (lower(title) LIKE lower(:q_like) ESCAPE '\\')::int
              + ts_rank(tsv, strict_q) + 0.5 * ts_rank(tsv, loose_q) AS score
       FROM search_documents, websearch_to_tsquery('english', :q) AS strict_q, to_tsquery('english', :loose) AS loose_q
@@ -193,6 +196,9 @@ def search(db: Session, project_id: uuid.UUID, branch_id: uuid.UUID, q: str, typ
                 hits[key] = _hit(r, 0.0)
                 total += 1
             fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+        for r in lexical:  # fusion must not demote an exact name below a merely similar document
+            if float(r["score"]) >= EXACT_NAME_BONUS:
+                fused[(r["doc_type"], r["object_id"])] += 1.0
         for key, score in fused.items():
             hits[key].score = score
     ranked = sorted(hits.values(), key=lambda h: -h.score)[:limit]
@@ -202,13 +208,12 @@ def search(db: Session, project_id: uuid.UUID, branch_id: uuid.UUID, q: str, typ
     return Results(items=ranked, total=total, semantic_used=semantic is not None, terms=terms)
 
 
-def _hit(r: object, score: float) -> Hit:
-    m = r  # a RowMapping
-    return Hit(type=m["doc_type"], id=m["object_id"], title=m["title"], parent_id=m["parent_id"],  # type: ignore[index]
-               archived=m["archived"], score=score)  # type: ignore[index]
+def _hit(r: RowMapping, score: float) -> Hit:
+    return Hit(type=r["doc_type"], id=r["object_id"], title=r["title"], parent_id=r["parent_id"],
+               archived=r["archived"], score=score)
 
 
-def _semantic(db: Session, branch_id: uuid.UUID, q: str, params: dict) -> list | None:
+def _semantic(db: Session, branch_id: uuid.UUID, q: str, params: dict[str, Any]) -> list[RowMapping] | None:
     """Semantic candidates, or None when embeddings are off, the endpoint fails, or nothing is embedded yet."""
     eff = service_settings.effective(db)
     if ai_client.embeddings_reason(eff):
@@ -242,5 +247,6 @@ def _highlight(escaped: str, terms: list[str]) -> str:
     """Marks term occurrences (also inside camelCase words), for matches ts_headline cannot see."""
     if not terms:
         return escaped
-    pattern = re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)), re.I)
-    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped, count=3)
+    alternatives = "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True))
+    pattern = re.compile(rf"(&#?\w+;)|({alternatives})", re.I)  # entities are skipped, never split
+    return pattern.sub(lambda m: m.group(1) or f"<mark>{m.group(2)}</mark>", escaped)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -113,7 +114,15 @@ def run(job_id: uuid.UUID) -> None:
             message = scrub_message(exc, config) if config else str(exc)
             job.status, job.error_message = PreviewStatus.failed, f"{type(exc).__name__}: {message}"[:2000]
         job.completed_at = datetime.now(UTC)
-        db.commit()
+        try:
+            db.commit()
+        except Exception as exc:  # e.g. a value JSONB refuses: still finish the job
+            db.rollback()
+            job = db.get(ScanPreviewJob, job_id)
+            if job is not None:
+                job.status, job.completed_at = PreviewStatus.failed, datetime.now(UTC)
+                job.error_message = f"The preview ran but its result could not be stored ({type(exc).__name__})."
+                db.commit()
     finally:
         db.close()
 
@@ -199,8 +208,9 @@ def _walk(doc: Any, prefix: tuple[str, ...], out: dict[tuple[str, ...], dict[str
         entry = out.setdefault(path, {"types": set(), "samples": [], "seen": 0})
         entry["types"].add(_json_type(value))
         entry["seen"] += 1
-        if not isinstance(value, dict | list) and value is not None and len(entry["samples"]) < MAX_SAMPLES \
-                and value not in entry["samples"]:
+        finite = not isinstance(value, float) or math.isfinite(value)  # JSONB refuses NaN/Infinity
+        if not isinstance(value, dict | list) and value is not None and finite \
+                and len(entry["samples"]) < MAX_SAMPLES and value not in entry["samples"]:
             entry["samples"].append(value)
         if isinstance(value, dict) and len(out) < MAX_PATHS:
             _walk(value, path, out)

@@ -54,6 +54,12 @@ class ClickHouseSql(SqlBuilder):
                                kind=exp.DataType.build(_CH_TYPES[kind], dialect="clickhouse"))
 
 
+def opened_chdb_path() -> str | None:
+    """The embedded engine path this process already runs, if any (a second path cannot be opened)."""
+    with _chdb_lock:
+        return next((path for path, _ in _chdb_clients), None)
+
+
 def chdb_path(host: str) -> str:
     """`chdb:///abs/dir` → `/abs/dir`, `chdb://rel/dir` → `rel/dir`, `chdb://memory` → `:memory:`."""
     rest = host.split(":", 1)[1]

@@ -17,7 +17,7 @@ from tripl_core.warehouse.base import (
     WarehouseError,
     WarehouseUnavailable,
 )
-from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, func, lit
+from tripl_core.warehouse.sql import BuiltQuery, FieldRef, SqlBuilder, case, col, func, lit
 from tripl_core.warehouse.util import scrub_message
 
 _CONNECT_SQLSTATES = ("08", "28", "3D")  # connection exceptions, invalid authorization, unknown database
@@ -50,6 +50,33 @@ class PostgresSql(SqlBuilder):
         doc = exp.Cast(this=column, to=exp.DataType.build("jsonb"))
         return func("jsonb_extract_path_text", doc, *[lit(k) for k in keys])
 
+    # Added by the pipelines (scan_overhead bench): the portable forms classify JSON by re-serialising the value
+    # to text a dozen times per row; jsonb_typeof on the extracted node is one cheap call (~10x faster scans).
+    def _node(self, ref: FieldRef) -> exp.Expression:
+        doc = exp.Cast(this=col(ref.column), to=exp.DataType.build("jsonb"))
+        return func("jsonb_extract_path", doc, *[lit(k) for k in ref.keys])
+
+    def presence(self, ref: FieldRef) -> tuple[exp.Expression, exp.Expression, exp.Expression | None]:
+        if not ref.is_json:
+            return super().presence(ref)
+        typ = exp.Coalesce(this=func("jsonb_typeof", self._node(ref)), expressions=[lit("missing")])
+        present = case([(exp.Is(this=self._node(ref), expression=exp.Null()), lit(0))], lit(1))
+        null = case([(exp.In(this=typ.copy(), expressions=[lit("missing"), lit("null")]), lit(1))], lit(0))
+        return present, null, typ
+
+    def as_float(self, ref: FieldRef) -> exp.Expression:
+        if not ref.is_json:
+            return super().as_float(ref)
+        number = exp.EQ(this=func("jsonb_typeof", self._node(ref)), expression=lit("number"))
+        return case([(number, exp.Cast(this=self.json_text(col(ref.column), ref.keys),
+                                       to=exp.DataType.build("double")))])
+
+    def bin_index(self, value: exp.Expression, edges: list[float]) -> exp.Expression:
+        """width_bucket over the sorted edges: same bins as the portable CASE, with one evaluation per row."""
+        array = exp.Cast(this=exp.Array(expressions=[lit(float(e)) for e in edges]),
+                         to=exp.DataType.build("double precision[]", dialect="postgres"))
+        return func("width_bucket", value, array)
+
     def render(self, tree: exp.Expression) -> str:
         """psycopg reads `%` as a placeholder marker: double it in literals and identifiers, use mod() for `%`."""
 
@@ -60,6 +87,11 @@ class PostgresSql(SqlBuilder):
                 return exp.Identifier(this=node.this.replace("%", "%%"), quoted=node.args.get("quoted"))
             if isinstance(node, exp.Mod):
                 return func("mod", node.this, node.expression)
+            if isinstance(node, exp.CTE) and node.alias == "__rows" and isinstance(node.this, exp.Select) \
+                    and not node.this.args.get("offset"):
+                # OFFSET 0 keeps PostgreSQL from inlining the per-row projection into the aggregate, which
+                # would evaluate each JSON expression once per reference instead of once per row.
+                return exp.CTE(this=node.this.offset(0), alias=node.args.get("alias"))
             return node
 
         return tree.copy().transform(escape).sql(dialect=self.dialect, comments=False)

@@ -1,0 +1,236 @@
+"""Findings API latency: series, signals and heatmap on a project of 1,000 events × 90 days of 15-minute buckets.
+
+Starts an embedded PostgreSQL and the API (uvicorn, one process, as `tripl up` runs it), creates a project with
+`--events` events over HTTP, then bulk-inserts the scans' output in SQL with generate_series: one metric point
+per event (and for the event type and the project total) per 15-minute bucket over `--days` days ending now
+(8.7 M rows at the defaults), a sprinkling of scored anomalies, and open/closed anomaly signals. Then
+`--clients` concurrent clients (closed loop: each sends its next request when the last one answered) run each
+scenario for `--seconds`; every request picks a random event, so the cache sees the whole table.
+
+Scenarios (defaults of each operation: a 7-day series = 672 points, a 28-day heatmap = 2,688 buckets):
+Get Event Metrics, Get Project Total Metrics, Get Active Signals, Query Active Signals (50 event ids),
+Get Seasonality Heatmap (event). Baseline in the same run: /healthz (no auth, no database) and Get Me (auth +
+one lookup), the floor any authenticated request pays. Goal: p99 ≤ 100 ms.
+
+    .venv/bin/python bench/findings_latency.py [--events 1000] [--days 90] [--clients 20] [--seconds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from api_latency import _free_port, start_api, start_database, wait_ready  # noqa: E402
+
+SEED_SQL = """
+with b as (select generate_series(%(start)s, %(end)s - interval '15 minutes', interval '15 minutes') as bucket),
+     e as (select id, row_number() over (order by id) as rn from events where branch_id = %(branch)s)
+insert into metric_points (scan_config_id, scope_type, scope_ref, bucket, count, expected, lower, upper, z,
+                           is_anomaly, direction)
+select %(cfg)s, 'event', e.id, b.bucket, c.count, x.expected, greatest(x.expected - 3 * sqrt(x.expected), 0),
+       x.expected + 3 * sqrt(x.expected), (c.count - x.expected) / sqrt(x.expected),
+       c.count > 5 * x.expected, case when c.count > 5 * x.expected then 'spike' end
+from b cross join e,
+lateral (select 20 + 15 * sin(2 * pi() * extract(hour from b.bucket) / 24 + e.rn) as expected) x,
+lateral (select (x.expected + case when random() < 0.001 then 10 * x.expected else 0 end)::bigint as count) c
+"""
+
+TOTALS_SQL = """
+insert into metric_points (scan_config_id, scope_type, scope_ref, bucket, count, expected, lower, upper, z,
+                           is_anomaly, direction)
+select scan_config_id, %(scope_type)s, %(ref)s, bucket, sum(count), sum(expected), sum(lower), sum(upper),
+       null, false, null
+from metric_points where scope_type = 'event' group by scan_config_id, bucket
+"""
+
+SIGNALS_SQL = """
+insert into anomaly_signals (id, project_id, scan_config_id, scope_type, scope_ref, event_type_id, status,
+                             direction, since, bucket, bucket_count, actual, expected, lower, upper, z, peak_z,
+                             closed_at, forecast, created_at, updated_at)
+select gen_random_uuid(), %(project)s, scan_config_id, 'event', scope_ref, %(event_type)s,
+       case when bucket > %(end)s - interval '1 day' then 'open' else 'closed' end::anomaly_signal_status,
+       'spike', bucket, bucket, 1, count, expected, lower, upper, z, z, null, '[]', now(), now()
+from metric_points where is_anomaly and scope_type = 'event'
+on conflict do nothing
+"""
+
+
+def seed(base: str, url: str, n_events: int, days: int) -> dict:
+    """Owner, project, event type and events over HTTP; scan outputs in SQL. Returns ids and cookies."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    with httpx.Client(base_url=base, timeout=120) as c:
+        c.post("/api/v1/auth/register", json={"email": "owner@bench.example.com", "password": "bench-password",
+                                              "name": "Bench Owner"}).raise_for_status()
+        c.post("/api/v1/auth/login", json={"email": "owner@bench.example.com",
+                                           "password": "bench-password"}).raise_for_status()
+        cookies = dict(c.cookies)
+        p = c.post("/api/v1/projects", json={"name": "Findings", "slug": "findings"})
+        p.raise_for_status()
+        project = p.json()
+        et = c.post("/api/v1/projects/findings/event-types", json={"name": "screen_view",
+                                                                    "display_name": "Screen view"})
+        et.raise_for_status()
+        event_ids: list[str] = []
+        for chunk in range(0, n_events, 500):
+            r = c.post("/api/v1/projects/findings/events/bulk", json=[
+                {"event_type_id": et.json()["id"], "name": f"event_{i:05d}", "status": "live"}
+                for i in range(chunk, min(chunk + 500, n_events))])
+            r.raise_for_status()
+            event_ids += [e["id"] for e in r.json()]
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    t0 = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        branch = conn.execute("select id from plan_branches where project_id = %s and kind = 'main'",
+                              (project["id"],)).fetchone()[0]
+        ds = conn.execute("insert into data_sources (id, name, db_type, host, port, database_name, username, "
+                          "timeout_seconds, extra_params, created_at, updated_at) values (gen_random_uuid(), "
+                          "'bench', 'postgres', 'localhost', 5432, 'wh', '', 30, '{}', now(), now()) returning id"
+                          ).fetchone()[0]
+        cfg = conn.execute(
+            "insert into scan_configs (id, project_id, data_source_id, name, base_query, json_value_paths, "
+            "event_group_rules, metric_breakdown_columns, distribution_drift_fields, cardinality_threshold, "
+            "interval, replay_chunk_interval, verification_status, created_at, updated_at) values "
+            "(gen_random_uuid(), %s, %s, 'bench', 'select 1', '[]', '[]', '[]', '[]', 100, '15m', '1h', "
+            "'verified', now(), now()) returning id", (project["id"], ds)).fetchone()[0]
+        end = conn.execute("select to_timestamp(floor(extract(epoch from now()) / 900) * 900)").fetchone()[0]
+        start = conn.execute("select %s::timestamptz - make_interval(days => %s)", (end, days)).fetchone()[0]
+
+        conn.execute(SEED_SQL, {"cfg": cfg, "start": start, "end": end, "branch": branch})
+        conn.execute(TOTALS_SQL, {"scope_type": "project_total", "ref": None})
+        conn.execute(TOTALS_SQL, {"scope_type": "event_type", "ref": et.json()["id"]})
+        conn.execute(SIGNALS_SQL, {"project": project["id"], "event_type": et.json()["id"], "end": end})
+        conn.execute("analyze")
+        rows = conn.execute("select count(*) from metric_points").fetchone()[0]
+        signals = conn.execute("select count(*) filter (where status = 'open'), count(*) from anomaly_signals"
+                               ).fetchone()
+    print(f"seeded {rows:,} metric points and {signals[1]:,} signals ({signals[0]:,} open) in "
+          f"{time.perf_counter() - t0:.0f} s")
+    return {"cookies": cookies, "events": event_ids, "cfg": str(cfg), "event_type": et.json()["id"]}
+
+
+def scenarios(s: dict) -> list[tuple[str, str, Callable[[], tuple[str, str, dict | None]]]]:
+    p = "/api/v1/projects/findings"
+    ev = s["events"]
+    return [
+        ("baseline", "healthz", lambda: ("GET", "/healthz", None)),
+        ("baseline", "Get Me", lambda: ("GET", "/api/v1/auth/me", None)),
+        ("series", "Get Event Metrics (7 d)", lambda: ("GET", f"{p}/metrics/events/{random.choice(ev)}", None)),
+        ("series", "Get Project Total Metrics", lambda: ("GET", f"{p}/metrics/total", None)),
+        ("series", "Get Event Type Metrics",
+         lambda: ("GET", f"{p}/metrics/event-types/{s['event_type']}", None)),
+        ("signals", "Get Active Signals", lambda: ("GET", f"{p}/anomalies/signals", None)),
+        ("signals", "Query Active Signals (50)",
+         lambda: ("POST", f"{p}/anomalies/signals/query", {"event_ids": random.sample(ev, 50)})),
+        ("heatmap", "Get Seasonality Heatmap (28 d)",
+         lambda: ("GET", f"{p}/scans/{s['cfg']}/seasonality?scope_type=event&scope_ref={random.choice(ev)}",
+                  None)),
+    ]
+
+
+async def drive(base: str, cookies: dict, make: Callable, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits, timeout=60) as client:
+        for _ in range(20):
+            method, path, body = make()
+            await client.request(method, path, json=body)
+        stop = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < stop:
+                method, path, body = make()
+                t0 = time.perf_counter()
+                r = await client.request(method, path, json=body)
+                latencies.append(time.perf_counter() - t0)
+                errors += r.status_code >= 400
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    latencies.sort()
+    return {"n": len(latencies), "p50": statistics.median(latencies) * 1000,
+            "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            "rps": len(latencies) / wall, "errors": errors}
+
+
+async def sequential(base: str, cookies: dict, make: Callable, n: int = 50) -> float:
+    """Median service time of one request without contention."""
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=60) as client:
+        out = []
+        for _ in range(n):
+            method, path, body = make()
+            t0 = time.perf_counter()
+            await client.request(method, path, json=body)
+            out.append(time.perf_counter() - t0)
+    return statistics.median(out) * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=1000)
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=10)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-findings-"))
+    proc: subprocess.Popen | None = None
+    try:
+        url = start_database(tmp)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = start_api(url, tmp, port)
+        wait_ready(base, proc)
+        s = seed(base, url, args.events, args.days)
+        print(f"findings latency: {args.clients} concurrent clients (closed loop), {args.seconds:g} s per scenario,"
+              f" 1 uvicorn worker, embedded PostgreSQL, {os.cpu_count()} CPUs shared by client and server\n")
+        print(f"{'scenario':34} {'alone ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'p99 vs Get Me':>14}"
+              f"  errors")
+        results = []
+        for group, name, make in scenarios(s):
+            alone = asyncio.run(sequential(base, s["cookies"], make))
+            r = asyncio.run(drive(base, s["cookies"], make, args.clients, args.seconds))
+            results.append((group, name, alone, r))
+        floor = next(r for _, n, _, r in results if n == "Get Me")["p99"]
+        for _group, name, alone, r in results:
+            print(f"{name:34} {alone:9.1f} {r['p50']:8.1f} {r['p99']:8.1f} {r['rps']:7.0f} "
+                  f"{r['p99'] / floor:13.1f}x  {r['errors']}")
+        worst = max(r["p99"] for g, _, _, r in results if g != "baseline")
+        print(f"\nworst findings p99: {worst:.1f} ms (goal ≤ 100 ms)")
+        return 1 if any(r["errors"] for *_, r in results) else 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        from tripl_core import embedded
+
+        for server in embedded._keep_alive:
+            server._cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

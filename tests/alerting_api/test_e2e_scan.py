@@ -1,0 +1,45 @@
+"""End to end: the pipelines' crafted warehouse rows (tests/pipelines/data.py) are scanned by a replay, the
+injected incidents become findings, dispatch turns them into one delivery per rule for that scan run, a local
+webhook receives it, the inbox groups it, and a second dispatch sends nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.alerting.helpers import FakeServer
+from tests.alerting_api.helpers import BASE, run_dispatch
+from tests.pipelines.conftest import pg_scan, pipe_pg, plan, raw_rows  # noqa: F401 - fixtures
+from tests.pipelines.data import LAST, START
+from tests.pipelines.helpers import replay
+
+
+def test_replayed_incidents_reach_the_webhook_once(owner, db, pg_scan, plan, hook: FakeServer):  # noqa: F811
+    r = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "e2e",
+                                                        "target_url": f"{hook.url}/e2e"})
+    dest = r.json()
+    r = owner.post(f"{BASE}/alerts/destinations/{dest['id']}/rules", json={
+        "name": "Everything", "include_schema_drifts": True, "include_distribution_drifts": True,
+        "include_release_regressions": True})
+    assert r.status_code == 201, r.text
+    job = replay(db, pg_scan, START, LAST + timedelta(days=1))
+    assert job.status.value == "succeeded", job.error_message
+
+    now = LAST + timedelta(days=1, hours=1)
+    report = run_dispatch(now)
+    assert len(report.deliveries) == 1 and report.sent == 1, report
+    assert len(hook.requests) == 1
+    body = hook.last.json()
+    kinds = {i["kind"] for i in body["items"]}
+    assert {"volume", "schema_drift", "distribution_drift", "release_regression"} <= kinds, kinds
+    volume = {(i["scope_name"], i["direction"]) for i in body["items"] if i["kind"] == "volume"}
+    assert ("home", "spike") in volume and ("cart", "drop") in volume, volume
+    assert body["scan"]["job_id"] == str(job.id) and body["scan"]["name"] == pg_scan["name"]
+
+    [delivery] = owner.get(f"{BASE}/alerts/deliveries").json()["items"]
+    assert delivery["scan_job_id"] == str(job.id) and delivery["matched_count"] == len(body["items"])
+    inbox = owner.get(f"{BASE}/alerts/inbox").json()
+    assert inbox["total"] == len({(i["kind"], i["scope_ref"], i["direction"], (i["extra"] or {}).get("field"),
+                                   (i["extra"] or {}).get("drift_type")) for i in body["items"]})
+
+    again = run_dispatch(now + timedelta(minutes=1))
+    assert again.deliveries == [] and len(hook.requests) == 1

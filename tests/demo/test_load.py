@@ -1,0 +1,128 @@
+"""`tripl demo`: setup is idempotent, and every injected incident becomes a finding served by the REST API."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.demo.conftest import WAREHOUSE
+from tripl_core.db.models.auth import User, UserRole
+from tripl_core.db.models.projects import Project
+from tripl_core.db.models.sources import DataSource, ScanConfig
+from tripl_core.demo import load, warehouse
+
+P = "/api/v1/projects/demo"
+
+
+def test_demo_owner_is_created_once_on_an_empty_instance(db):
+    actor, creds = load.demo_actor(db)
+    assert creds is not None and creds[0] == load.DEMO_EMAIL and len(creds[1]) >= 12
+    assert actor.user.role == UserRole.owner
+    again, creds2 = load.demo_actor(db)
+    assert again.user.id == actor.user.id and creds2 is None
+
+
+def test_demo_uses_the_existing_owner(db, owner):
+    actor, creds = load.demo_actor(db)
+    assert creds is None and actor.user.email == "owner@example.com"
+    assert db.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_setup_is_idempotent(db, owner, database_url, tiny_spec):
+    first = load.setup(db, database_url, tiny_spec, database=WAREHOUSE)
+    assert first.rows and first.rows > 10_000 and first.credentials is None
+    assert set(first.configs) == set(load.CONFIGS)
+    for name, cfg in first.configs.items():
+        assert cfg.verification_status == "verified", (name, cfg.verification_message)
+        assert cfg.interval == "15m" and cfg.event_name_format == warehouse.name_format(name)
+        assert (cfg.app_version_column is not None) == load.CONFIGS[name]["app_version"]
+    second = load.setup(db, database_url, tiny_spec, database=WAREHOUSE)
+    assert second.rows is None  # same spec: the warehouse is not regenerated
+    assert second.project.id == first.project.id
+    assert {c.id for c in second.configs.values()} == {c.id for c in first.configs.values()}
+    assert db.scalar(select(func.count()).select_from(Project)) == 1
+    assert db.scalar(select(func.count()).select_from(DataSource)) == 1
+    assert db.scalar(select(func.count()).select_from(ScanConfig)) == len(load.CONFIGS)
+    r = owner.get(f"{P}/scans")
+    assert r.status_code == 200 and len(r.json()) == len(load.CONFIGS)
+
+
+def _events(owner) -> dict[str, dict]:
+    r = owner.get(f"{P}/events", params={"limit": 500})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return {e["name"]: e for e in (body["items"] if isinstance(body, dict) else body)}
+
+
+def _types(owner) -> dict[str, dict]:
+    r = owner.get(f"{P}/event-types")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return {t["name"]: t for t in (body["items"] if isinstance(body, dict) else body)}
+
+
+def _anomalies(owner, event: dict, inc: warehouse.Incident) -> set[str]:
+    r = owner.get(f"{P}/metrics/events/{event['id']}", params={
+        "from": (inc.since - timedelta(hours=1)).isoformat(), "to": (inc.until + timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.text
+    return {p["direction"] for p in r.json()["data"]
+            if p["is_anomaly"] and inc.since.isoformat() <= p["bucket"].replace("Z", "+00:00") < inc.until.isoformat()}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_every_injected_incident_is_a_finding_in_the_api(db, owner, database_url):
+    spec = warehouse.DemoSpec(days=9, scale=0.4, tail_days=0)
+    demo = load.setup(db, database_url, spec, database=WAREHOUSE)
+    demo.configs.pop("error")  # no incident there: skipping it keeps the test shorter
+    jobs = load.replay(db, demo, spec, use_dagster=False, include_today=False, progress=lambda _: None)
+    assert [j.status.value for j in jobs] == ["succeeded"] * 4, [j.error_message for j in jobs]
+    inc = warehouse.incidents(spec)
+    events, types = _events(owner), _types(owner)
+
+    # volume: a spike of `home`, a drop of `app_opened`, each in its window
+    assert "spike" in _anomalies(owner, events[warehouse.SPIKE_EVENT], inc["spike"])
+    assert "drop" in _anomalies(owner, events[warehouse.DROP_EVENT], inc["drop"])
+
+    # schema drift: exactly the injected ones (no false null-rate or type findings elsewhere)
+    found = set()
+    for name in ("screen_view", "ui_interaction", "commerce", "lifecycle"):
+        r = owner.get(f"{P}/event-types/{types[name]['id']}/drifts")
+        assert r.status_code == 200, r.text
+        found |= {(name, d["field_name"], d["drift_type"], d["status"]) for d in r.json()["items"]}
+    assert found == {("screen_view", "load_time_ms", "type_mismatch", "open"),
+                     ("ui_interaction", "experiment_variant", "new_field", "open")}
+
+    # distribution drift of commerce price, only from the day it shifted
+    r = owner.get(f"{P}/distribution-drifts", params={"scope_type": "event_type",
+                                                       "scope_ref": types["commerce"]["id"]})
+    assert r.status_code == 200, r.text
+    drifted = [d for d in r.json()["data"] if d["is_drift"]]
+    assert {d["field"] for d in drifted} == {"properties.price"}
+    assert min(d["window_start"].replace("Z", "+00:00") for d in drifted) == inc["distribution"].since.isoformat()
+
+    # release 4.3.0 lost the search bar tap
+    r = owner.get(f"{P}/scans/{demo.configs['ui_interaction'].id}/release-regressions")
+    assert r.status_code == 200, r.text
+    hits = [i for i in r.json()["items"] if i["event_name"] == warehouse.REGRESSION[1]
+            and i["app_version"] == warehouse.REGRESSION[0]]
+    assert len(hits) == 1 and hits[0]["direction"] == "drop" and hits[0]["release_count"] == 0
+
+    # reconciliation: the unplanned screen is a shadow candidate, the silent event is dead
+    r = owner.get(f"{P}/reconciliation/shadow-events")
+    assert r.status_code == 200, r.text
+    assert [(s["name"], s["status"]) for s in r.json()["items"]] == [(warehouse.SHADOW_EVENT, "new")]
+    r = owner.get(f"{P}/reconciliation/dead-events", params={"days": 3})
+    assert r.status_code == 200, r.text
+    dead = [d["name"] for d in r.json()["items"] if d["event_type_name"] != "error"]  # error: not scanned here
+    assert dead == [warehouse.DEAD_EVENT]
+
+    # the URLs `tripl demo` prints answer (one per incident)
+    urls = load.incident_urls(db, demo, spec, base="")
+    assert len(urls) == len(inc)
+    for line, url in urls:
+        r = owner.get(url)
+        assert r.status_code == 200, (line, url, r.text)
+    assert "Dagster UI" not in load.where_to_look(db, demo, spec, use_dagster=False)

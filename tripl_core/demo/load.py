@@ -1,0 +1,308 @@
+"""`tripl demo`: the demo project, its synthetic warehouse, a data source, scan configs, and 14 replayed days.
+
+Idempotent: the project (slug `demo`), the data source and the scan configs are reused when they exist, and the
+warehouse is regenerated only when its spec changed (a new day, another scale). Scans go through Dagster when it
+answers (the replay jobs are picked up by its queue sensor), else through the in-process runner. One scan config
+per event type: each type builds its event name from other properties (docs/demo.md), and a config has one
+`event_name_format`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tripl_core import audit
+from tripl_core.db.models.auth import User, UserRole
+from tripl_core.db.models.plan import Event, EventType
+from tripl_core.db.models.projects import Project
+from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanState
+from tripl_core.db.models.sources import DataSource, ScanConfig
+from tripl_core.demo import warehouse
+from tripl_core.demo.plan import DEMO_SLUG, create_demo_project
+from tripl_core.embedded import WAREHOUSE_DB
+from tripl_core.plan.branching import main_branch
+from tripl_core.scanning import jobs, runner
+from tripl_core.security import hash_password
+from tripl_core.settings import get_settings
+from tripl_core.sources import data_sources, scan_configs
+
+SOURCE_NAME = "Demo warehouse"
+DEMO_EMAIL = "demo@tripl.local"
+JOB_TIMEOUT_SECONDS = 3600
+# Per event type: breakdown columns, distribution drift fields, whether rows carry an app version.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "screen_view": {"breakdowns": ["properties.platform", "properties.app_version"], "drift": [],
+                    "app_version": True},
+    "ui_interaction": {"breakdowns": ["properties.platform", "properties.app_version"], "drift": [],
+                       "app_version": True},
+    "commerce": {"breakdowns": ["properties.platform", "properties.currency"],
+                 "drift": ["properties.price", "properties.currency"], "app_version": False},
+    "lifecycle": {"breakdowns": ["properties.platform", "properties.app_version"], "drift": [],
+                  "app_version": True},
+    "error": {"breakdowns": ["properties.platform"], "drift": [], "app_version": False},
+}
+
+
+@dataclass
+class DemoSetup:
+    """What `setup` made or found."""
+
+    project: Project
+    source: DataSource
+    configs: dict[str, ScanConfig] = field(default_factory=dict)
+    rows: int | None = None  # rows generated (None: the warehouse was already up to date)
+    credentials: tuple[str, str] | None = None  # (email, password) of a demo owner created on an empty instance
+
+
+def demo_actor(db: Session) -> tuple[audit.Actor, tuple[str, str] | None]:
+    """The oldest owner; on an instance without users, a demo owner whose password is printed once."""
+    user = db.scalar(select(User).where(User.role == UserRole.owner).order_by(User.created_at).limit(1))
+    if user is not None:
+        return audit.Actor(user), None
+    password = secrets.token_urlsafe(12)
+    user = User(email=DEMO_EMAIL, name="Demo Owner", password_hash=hash_password(password), role=UserRole.owner)
+    db.add(user)
+    db.flush()
+    audit.record(db, audit.Actor(user), "user.register", "user", user.id, DEMO_EMAIL,
+                 after={"email": DEMO_EMAIL, "role": "owner"})
+    db.commit()
+    return audit.Actor(user), (DEMO_EMAIL, password)
+
+
+def ensure_project(db: Session, actor: audit.Actor) -> Project:
+    project = db.scalar(select(Project).where(Project.slug == DEMO_SLUG))
+    return project if project is not None else create_demo_project(db, actor)
+
+
+def ensure_source(db: Session, actor: audit.Actor, params: dict[str, Any]) -> DataSource:
+    """The demo data source, pointed at `params` (the server's socket directory may move between installs)."""
+    ds = db.scalar(select(DataSource).where(DataSource.name == SOURCE_NAME))
+    if ds is None:
+        return data_sources.create(db, actor, {"name": SOURCE_NAME, **params})
+    changes = {k: v for k, v in params.items() if k != "password" and getattr(ds, k, None) != v}
+    if params.get("password") and data_sources.connection_config(ds).password != params["password"]:
+        changes["password"] = params["password"]
+    return data_sources.update(db, actor, ds, changes) if changes else ds
+
+
+def config_body(source: DataSource, et: EventType) -> dict[str, Any]:
+    """Create Scan Config fields for one demo event type."""
+    opts = CONFIGS[et.name]
+    return {
+        "data_source_id": source.id, "event_type_id": et.id, "name": f"Demo · {et.display_name}",
+        "base_query": f"SELECT event_time, event_type, properties FROM {warehouse.TABLE} "
+                      f"WHERE event_type = '{et.name}'",
+        "event_type_column": "event_type", "time_column": "event_time",
+        "event_name_format": warehouse.name_format(et.name), "json_value_paths": [],
+        "event_group_rules": [], "metric_breakdown_columns": opts["breakdowns"],
+        "metric_breakdown_values_limit": 10, "distribution_drift_fields": opts["drift"],
+        "cardinality_threshold": 100, "interval": "15m", "replay_chunk_interval": "1d",
+        "scan_lookback_hours": 2, "scan_row_limit": 10000, "metrics_row_limit": None,
+        "app_version_column": "properties.app_version" if opts["app_version"] else None,
+        "app_version_keep_releases": 3,
+    }
+
+
+def ensure_configs(db: Session, actor: audit.Actor, project: Project, source: DataSource) -> dict[str, ScanConfig]:
+    branch = main_branch(db, project)
+    types = {t.name: t for t in db.scalars(select(EventType).where(EventType.branch_id == branch.id))}
+    out: dict[str, ScanConfig] = {}
+    for name in CONFIGS:
+        if name not in types:  # the demo plan was edited: scan what is left
+            continue
+        body = config_body(source, types[name])
+        cfg = db.scalar(select(ScanConfig).where(ScanConfig.project_id == project.id,
+                                                 ScanConfig.name == body["name"]))
+        out[name] = cfg if cfg is not None else scan_configs.create(db, actor, project, body)
+        if db.get(ScanState, out[name].id) is None:
+            # Made up front: parallel Dagster runs of a new config's days would race to insert it.
+            db.add(ScanState(scan_config_id=out[name].id, histogram_edges={}))
+            db.commit()
+    return out
+
+
+def setup(db: Session, app_url: str, spec: warehouse.DemoSpec, database: str = WAREHOUSE_DB) -> DemoSetup:
+    """Project, warehouse rows, data source and scan configs (everything but the scans)."""
+    actor, credentials = demo_actor(db)
+    project = ensure_project(db, actor)
+    url = warehouse.ensure_database(app_url, database)
+    wanted = f"tripl demo: {spec.describe()}"
+    rows = warehouse.generate(url, spec) if warehouse.current(url) != wanted else None
+    source = ensure_source(db, actor, warehouse.source_params(url))
+    result = DemoSetup(project, source, ensure_configs(db, actor, project, source), rows, credentials)
+    return result
+
+
+# --- scans ----------------------------------------------------------------------------------------------------
+
+def dagster_up(wait_seconds: float = 0.0) -> bool:
+    """Whether the Dagster webserver answers (waiting up to `wait_seconds` while `tripl up` starts it)."""
+    settings = get_settings()
+    url = f"http://{settings.host}:{settings.dagster_port}/server_info"
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(2.0)
+
+
+def wait_for(db: Session, job_ids: list, timeout: float = JOB_TIMEOUT_SECONDS,
+             progress: Callable[[str], None] = print) -> list[ScanJob]:
+    """Poll job rows until every job is final (the Dagster sensors or the API's scan thread run them)."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        db.expire_all()
+        found = [db.get(ScanJob, i) for i in job_ids]
+        done = [j for j in found if j.status.is_final]
+        line = f"  scans: {len(done)}/{len(found)} jobs finished"
+        if line != last:
+            progress(line)
+            last = line
+        if len(done) == len(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(5.0)
+
+
+def replay(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, use_dagster: bool,
+           include_today: bool = True, progress: Callable[[str], None] = print) -> list[ScanJob]:
+    """Replay [spec.start, spec.end) of every config (plus, with `include_today`, a run job for today)."""
+    actor, _ = demo_actor(db)
+    executor = get_settings().scan_executor
+    queued: list = []
+    done: list[ScanJob] = []
+    for name, cfg in demo.configs.items():
+        kinds = [(ScanJobKind.replay, spec.start, spec.end)] + ([(ScanJobKind.run, None, None)]
+                                                               if include_today else [])
+        for kind, t0, t1 in kinds:
+            if use_dagster or executor == "inprocess":  # someone else executes: queue the job and wait
+                job = jobs.enqueue(db, actor, demo.project, cfg, kind, t0, t1, trigger="api")
+                queued.append(job.id)
+                continue
+            job = jobs.enqueue(db, actor, demo.project, cfg, kind, t0, t1, trigger="inprocess")
+            progress(f"  {kind.value} {name}…")
+            t = time.monotonic()
+            done.append(runner.run_job(db, job))
+            progress(f"  {kind.value} {name}: {done[-1].status.value} in {time.monotonic() - t:.0f} s")
+    if queued:
+        done += wait_for(db, queued, progress=progress)
+    return done
+
+
+# --- command --------------------------------------------------------------------------------------------------
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def incident_urls(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, base: str) -> list[tuple[str, str]]:
+    """(incident line, API URL showing its finding) for every injected incident."""
+    p = f"{base}/api/v1/projects/{demo.project.slug}"
+    branch = main_branch(db, demo.project)
+    events = {n: i for n, i in db.execute(select(Event.name, Event.id).where(Event.branch_id == branch.id))}
+    cfg = demo.configs
+    hour = timedelta(hours=1)
+    out = []
+    for key, inc in warehouse.incidents(spec).items():
+        if key in ("spike", "drop") and inc.subject in events:
+            url = (f"{p}/metrics/events/{events[inc.subject]}?from={_iso(inc.since - hour)}"
+                   f"&to={_iso(inc.until + hour)}")
+        elif key == "shadow":
+            url = f"{p}/reconciliation/shadow-events"
+        elif key == "dead":
+            url = f"{p}/reconciliation/dead-events?days=3"
+        elif key in ("type_change", "new_field") and inc.event_type in cfg:
+            url = f"{p}/event-types/{cfg[inc.event_type].event_type_id}/drifts"
+        elif key == "distribution" and "commerce" in cfg:
+            url = f"{p}/distribution-drifts?scope_type=event_type&scope_ref={cfg['commerce'].event_type_id}"
+        elif key == "regression" and inc.event_type in cfg:
+            url = f"{p}/scans/{cfg[inc.event_type].id}/release-regressions"
+        else:
+            continue  # the demo plan was edited and lost what this incident needs
+        line = f"{inc.kind}: {inc.event_type}/{inc.subject} since {inc.since:%Y-%m-%d %H:%M} UTC → {inc.finding}"
+        out.append((line, url))
+    return out
+
+
+def where_to_look(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, use_dagster: bool) -> str:
+    s = get_settings()
+    api = (s.public_base_url or f"http://{s.host}:{s.port}").rstrip("/")
+    p = f"{api}/api/v1/projects/{demo.project.slug}"
+    lines = ["", f"Demo project '{demo.project.name}': {p}",
+             f"  API docs        {api}/docs",
+             f"  scan configs    {p}/scans",
+             f"  project total   {p}/metrics/total",
+             f"  active signals  {p}/anomalies/signals",
+             f"  coverage        {p}/reconciliation/coverage"]
+    if use_dagster:
+        lines.append(f"  Dagster UI      http://{s.host}:{s.dagster_port}/assets")
+    if demo.credentials:
+        lines.append(f"  log in as {demo.credentials[0]} with password {demo.credentials[1]} (shown once)")
+    lines.append("Injected incidents and where their findings are (docs/demo.md):")
+    for line, url in incident_urls(db, demo, spec, api):
+        lines += [f"  - {line}", f"    {url}"]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tripl demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=14, help="days of history to generate and replay (9..90)")
+    parser.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1: ~30k rows a day)")
+    parser.add_argument("--wait-dagster", type=float, default=0.0,
+                        help="seconds to wait for the Dagster webserver before scanning in-process")
+    parser.add_argument("--inprocess", action="store_true", help="scan in this process even if Dagster runs")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `tripl demo`: 0 when every scan succeeded, 1 when one failed, 2 for bad options."""
+    from tripl_core.db.session import database_url, new_session
+
+    args = parse_args(argv)
+    try:
+        spec = warehouse.DemoSpec(days=args.days, scale=args.scale)
+    except ValueError as exc:
+        print(f"tripl demo: {exc}", file=sys.stderr)
+        return 2
+    from tripl_core.runtime import ensure_database
+
+    t0 = time.monotonic()
+    ensure_database()  # embedded server + migrations (a no-op beside `tripl up`, which did it)
+    with new_session() as db:
+        print(f"demo: building the project and the warehouse ({spec.describe()})…")
+        try:
+            demo = setup(db, database_url(), spec)
+        except psycopg.Error as exc:  # e.g. a managed server that forbids CREATE DATABASE
+            print(f"tripl demo: could not build the demo warehouse database '{WAREHOUSE_DB}': {exc}",
+                  file=sys.stderr)
+            return 1
+        rows = "unchanged" if demo.rows is None else f"{demo.rows:,} rows"
+        print(f"demo: warehouse '{WAREHOUSE_DB}'.{warehouse.TABLE}: {rows}; {len(demo.configs)} scan configs")
+        use_dagster = not args.inprocess and get_settings().scan_executor == "dagster" \
+            and dagster_up(args.wait_dagster)
+        print(f"demo: replaying {spec.start:%Y-%m-%d} .. {spec.end - timedelta(days=1):%Y-%m-%d} "
+              f"{'through Dagster' if use_dagster else 'in-process'}…")
+        done = replay(db, demo, spec, use_dagster)
+        failed = [j for j in done if j.status.value != "succeeded"]
+        for j in failed:
+            print(f"demo: scan job {j.id} {j.status.value}: {j.error_message}", file=sys.stderr)
+        print(where_to_look(db, demo, spec, use_dagster))
+        print(f"demo: done in {time.monotonic() - t0:.0f} s at {datetime.now(UTC):%H:%M} UTC")
+    return 1 if failed else 0
