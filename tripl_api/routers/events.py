@@ -33,7 +33,7 @@ def list_events(
     search: Annotated[str | None, Query(description="Case-insensitive substring of name or description.")] = None,
     status: Annotated[list[EventStatus] | None, Query(description="Any of these statuses (repeatable).")] = None,
     tag: str | None = None,
-    silent_since_days: Annotated[int | None, Query(ge=0, description="Never seen, or last seen more than N days "
+    silent_since_days: Annotated[int | None, Query(ge=0, le=36500, description="Never seen, or last seen more than N days "
                                                                       "ago.")] = None,
     field_value: Annotated[str | None, Query(description="`name=value` (exact, case-insensitive) or a substring "
                                                          "of any field value.")] = None,
