@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,9 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, start_database, stop_database
+from _common import free_port as _free_port  # bench/findings_latency.py imports these from here
 
 
 @dataclass
@@ -64,23 +61,6 @@ def scenarios(seed: Seed) -> list[Scenario]:
         Scenario("List Events (demo, 3 filters)", "/api/v1/projects/demo/events?status=live&tag=funnel"
                  "&field_value=platform%3Dios", auth="cookie"),
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_database(tmp: Path) -> str:
-    """Embedded PostgreSQL in `tmp`, migrated; returns the app database URL."""
-    from tripl_core import embedded
-    from tripl_core.migrations import upgrade
-
-    pg = embedded.start(tmp)
-    url = pg.url(embedded.APP_DB)
-    upgrade(url)
-    return url
 
 
 def start_api(url: str, tmp: Path, port: int) -> subprocess.Popen:
@@ -202,11 +182,7 @@ def main() -> int:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-        from tripl_core import embedded
-
-        for server in embedded._keep_alive:  # stop our embedded server now, before its directory goes
-            server._cleanup()  # pgserver's own atexit hook, run early (it is idempotent)
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_database(tmp)
 
 
 if __name__ == "__main__":

@@ -10,34 +10,10 @@ Seeds a plan (event types with fields, events with tags and field values) on an 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _setup() -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-branches-"))
-    import pgserver
-    import psycopg
-
-    srv = pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop")
-    with psycopg.connect(srv.get_uri(), autocommit=True) as conn:
-        conn.execute("create database bench")
-    from sqlalchemy.engine import make_url
-
-    url = make_url(srv.get_uri()).set(database="bench", drivername="postgresql+psycopg").render_as_string(
-        hide_password=False)
-    os.environ.update(TRIPL_DATABASE_URL=url, TRIPL_DATA_DIR=str(tmp / "data"), TRIPL_SECRET_KEY="bench")
-    from tripl_core.migrations import upgrade
-
-    upgrade(url)
-    return tmp
+from _common import bench_database
 
 
 def _timed(label: str, fn, rows: int | None = None):
@@ -54,11 +30,8 @@ def main() -> None:
     ap.add_argument("--types", type=int, default=50)
     ap.add_argument("--events", type=int, default=4000)
     args = ap.parse_args()
-    tmp = _setup()
-    try:
+    with bench_database("tripl-bench-branches-"):
         run(args.types, args.events)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(n_types: int, n_events: int) -> None:

@@ -22,36 +22,13 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def _setup() -> tuple[Path, str]:
-    tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-plan-"))
-    import pgserver
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    srv = pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop")
-    with psycopg.connect(srv.get_uri(), autocommit=True) as conn:
-        conn.execute("create database bench")
-    url = make_url(srv.get_uri()).set(database="bench", drivername="postgresql+psycopg").render_as_string(
-        hide_password=False)
-    os.environ.update(TRIPL_DATABASE_URL=url, TRIPL_DATA_DIR=str(tmp / "data"), TRIPL_SECRET_KEY="bench")
-    from tripl_core.migrations import upgrade
-
-    upgrade(url)
-    return tmp, url
+from _common import ROOT, bench_database, free_port, pct
 
 
 def seed(n_events: int) -> dict[str, list[str]]:
@@ -131,12 +108,6 @@ def filter_sets(ids: dict[str, list[str]], limit: int) -> list[tuple[str, dict]]
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "tripl_api.app:create_app", "--port", str(port),
@@ -152,11 +123,6 @@ def start_server(port: int) -> subprocess.Popen:
         time.sleep(0.1)
     proc.kill()
     raise RuntimeError("API did not start")
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000
 
 
 async def load(port: int, requests: list[tuple[str, str, dict]], clients: int, seconds: float,
@@ -215,13 +181,17 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=50, help="page size of List Events (the API default is 200)")
     ap.add_argument("--interval", type=float, default=500, help="ms between a paced client's requests")
     args = ap.parse_args()
-    tmp, _ = _setup()
+    with bench_database("tripl-bench-plan-"):
+        _run(args)
+
+
+def _run(args: argparse.Namespace) -> None:
     proc = None
     try:
         t0 = time.perf_counter()
         ids = seed(args.events)
         print(f"seeded {args.events} events in {time.perf_counter() - t0:.1f}s")
-        port = _free_port()
+        port = free_port()
         proc = start_server(port)
         events_path = "/api/v1/projects/bench/events"
         reqs = [(label, events_path, {"limit": args.limit, **params})
@@ -239,7 +209,6 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,11 @@ Seeds a plan (event types with fields, events with descriptions) on an embedded 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import bench_database
 
 AREAS = ["checkout", "cart", "search", "profile", "onboarding", "payment", "video", "player", "feed", "settings",
          "wishlist", "review", "coupon", "shipping", "inventory", "notification", "message", "subscription",
@@ -29,24 +24,6 @@ AREAS = ["checkout", "cart", "search", "profile", "onboarding", "payment", "vide
 OBJECTS = ["button", "page", "item", "banner", "modal", "tab", "link", "card", "form", "list"]
 ACTIONS = ["viewed", "clicked", "started", "completed", "failed", "opened", "closed", "added", "removed",
            "shared", "submitted", "cancelled"]
-
-
-def _setup() -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-search-"))
-    import pgserver
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    srv = pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop")
-    with psycopg.connect(srv.get_uri(), autocommit=True) as conn:
-        conn.execute("create database bench")
-    url = make_url(srv.get_uri()).set(database="bench", drivername="postgresql+psycopg").render_as_string(
-        hide_password=False)
-    os.environ.update(TRIPL_DATABASE_URL=url, TRIPL_DATA_DIR=str(tmp / "data"), TRIPL_SECRET_KEY="bench")
-    from tripl_core.migrations import upgrade
-
-    upgrade(url)
-    return tmp
 
 
 def _seed(db, n_events: int):
@@ -160,14 +137,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=2400)
     args = ap.parse_args()
-    tmp = _setup()
-    try:
+    with bench_database("tripl-bench-search-"):
         run(args.events)
-    finally:
-        from tripl_core.db.session import reset_engines
-
-        reset_engines()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

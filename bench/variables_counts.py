@@ -11,33 +11,12 @@ name and field value into Python and counting references with a regex.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _setup() -> None:
-    import pgserver
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-vars-"))
-    srv = pgserver.get_server(str(tmp / "pg"), cleanup_mode="stop")
-    with psycopg.connect(srv.get_uri(), autocommit=True) as conn:
-        conn.execute("create database bench")
-    url = make_url(srv.get_uri()).set(database="bench", drivername="postgresql+psycopg").render_as_string(
-        hide_password=False)
-    os.environ.update(TRIPL_DATABASE_URL=url, TRIPL_DATA_DIR=str(tmp / "data"), TRIPL_SECRET_KEY="bench")
-    from tripl_core.migrations import upgrade
-
-    upgrade(url)
+from _common import bench_database
 
 
 def _seed(n_events: int, n_vars: int):
@@ -120,7 +99,11 @@ def main() -> None:
     parser.add_argument("--variables", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    _setup()
+    with bench_database("tripl-bench-vars-"):
+        run(args)
+
+
+def run(args) -> None:
     from tripl_core.plan_extras import variables
 
     db, scope = _seed(args.events, args.variables)

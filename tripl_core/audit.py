@@ -5,11 +5,7 @@ The activity feed is the same rows rendered as sentences (`message`), so the two
 
 from __future__ import annotations
 
-import enum
-import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +13,7 @@ from sqlalchemy.orm import Session
 from tripl_core.db.models.audit import AuditEntry
 from tripl_core.db.models.auth import ApiKey, User, UserRole
 from tripl_core.db.models.projects import Project
+from tripl_core.jsonable import to_jsonable
 
 SECRET_MARKERS = ("password", "token", "secret", "api_key", "webhook_url", "target_url", "header_value",
                   "credentials", "private_key")
@@ -39,22 +36,6 @@ class Actor:
         return f"{name} (API key {self.api_key.name})" if self.api_key else name
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_plain(v) for v in value]
-    return value
-
-
 def scrub(data: dict[str, Any] | None) -> dict[str, Any] | None:
     """JSON-safe copy with every secret-looking key replaced by whether it was set."""
     if data is None:
@@ -66,7 +47,7 @@ def scrub(data: dict[str, Any] | None) -> dict[str, Any] | None:
         elif isinstance(value, dict):
             out[key] = scrub(value)
         else:
-            out[key] = _plain(value)
+            out[key] = to_jsonable(value)
     return out
 
 

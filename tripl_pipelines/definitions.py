@@ -21,4 +21,5 @@ defs = dg.Definitions(
     sensors=[register_scan_configs, scan_job_queue, scan_job_status, scan_job_cancellation, scan_scheduler,
              alert_dispatch],
     schedules=[],
+    executor=dg.in_process_executor,  # also for ad-hoc materialisations from the UI (see assets.py)
 )

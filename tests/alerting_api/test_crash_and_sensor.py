@@ -64,14 +64,11 @@ def test_killed_while_writing_leaves_nothing_half_done(owner, world, db, hook, w
     signal(db, world, event="purchase")
     signal(db, world, event="refund")
     child = run_child("""
-        real = inbox.assign_group
-        calls = []
-        def dying(*args, **kwargs):
-            calls.append(1)
-            if len(calls) == 2:  # the delivery and its first item are flushed, not committed
-                os._exit(4)
-            return real(*args, **kwargs)
-        inbox.assign_group = dying
+        real = inbox.assign_groups
+        def dying(db_, *args, **kwargs):
+            groups = real(db_, *args, **kwargs)  # the delivery and its groups are flushed, not committed
+            os._exit(4)
+        inbox.assign_groups = dying
         dispatch.run(db, now)
     """)
     assert child.returncode == 4, child.stderr

@@ -259,3 +259,27 @@ def test_no_secret_in_deliveries_and_project_delete_cascades(owner, world, db, h
     for table in ("alert_destinations", "alert_rules", "alert_deliveries", "alert_delivery_items", "alert_matches",
                   "alert_correlation_groups"):
         assert db.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table
+
+
+def test_a_failing_rule_does_not_stop_the_others_and_loses_nothing(world, db, hook, webhook_dest, make_rule,
+                                                                   monkeypatch):
+    from tripl_core.alerting import dispatch
+
+    make_rule(webhook_dest, name="broken")
+    make_rule(webhook_dest, name="fine")
+    signal(db, world)
+    real = dispatch._write_delivery
+
+    def flaky(db_, rule, *args, **kwargs):
+        if rule.name == "broken":
+            raise RuntimeError("boom")
+        return real(db_, rule, *args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "_write_delivery", flaky)
+    report = run_dispatch(NOW)
+    assert report.outcomes["errors"] == 1 and len(report.deliveries) == 1
+    assert [r.json()["rule"]["name"] for r in hook.requests] == ["fine"]
+    monkeypatch.setattr(dispatch, "_write_delivery", real)
+    report = run_dispatch(NOW + timedelta(minutes=1))
+    assert len(report.deliveries) == 1
+    assert [r.json()["rule"]["name"] for r in hook.requests] == ["fine", "broken"]

@@ -6,14 +6,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pandas as pd
+import pytest
+
 from tests.alerting.helpers import FakeServer
 from tests.alerting_api.helpers import BASE, run_dispatch
-from tests.pipelines.conftest import pg_scan, pipe_pg, plan, raw_rows  # noqa: F401 - fixtures
+from tests.pipelines.conftest import _source, make_config, plan, raw_rows  # noqa: F401 - fixtures
 from tests.pipelines.data import LAST, START
 from tests.pipelines.helpers import replay
+from tests.warehouse_db import create_warehouse_db
+
+WAREHOUSE = "alert_e2e_warehouse"  # our own copy: the pipelines tests' database is never dropped under them
 
 
-def test_replayed_incidents_reach_the_webhook_once(owner, db, pg_scan, plan, hook: FakeServer):  # noqa: F811
+@pytest.fixture(scope="session")
+def alert_warehouse(pg_server_url: str, raw_rows: pd.DataFrame) -> dict:  # noqa: F811
+    return create_warehouse_db(
+        pg_server_url, WAREHOUSE, "create table pipe_events (ts timestamptz not null, event_type text not null, "
+        "name text not null, app_version text, props jsonb not null)", "pipe_events", raw_rows)
+
+
+def test_replayed_incidents_reach_the_webhook_once(owner, db, plan, alert_warehouse,  # noqa: F811
+                                                   hook: FakeServer):
+    pg_scan = make_config(owner, _source(owner, "postgres", alert_warehouse, None))
     r = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "e2e",
                                                         "target_url": f"{hook.url}/e2e"})
     dest = r.json()

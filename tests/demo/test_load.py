@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from tests.demo.conftest import WAREHOUSE
 from tripl_core.db.models.auth import User, UserRole
 from tripl_core.db.models.projects import Project
+from tripl_core.db.models.scans import ScanState
 from tripl_core.db.models.sources import DataSource, ScanConfig
 from tripl_core.demo import load, warehouse
 
@@ -38,6 +39,7 @@ def test_setup_is_idempotent(db, owner, database_url, tiny_spec):
         assert cfg.verification_status == "verified", (name, cfg.verification_message)
         assert cfg.interval == "15m" and cfg.event_name_format == warehouse.name_format(name)
         assert (cfg.app_version_column is not None) == load.CONFIGS[name]["app_version"]
+        assert db.get(ScanState, cfg.id) is not None  # made up front: parallel Dagster runs would race
     second = load.setup(db, database_url, tiny_spec, database=WAREHOUSE)
     assert second.rows is None  # same spec: the warehouse is not regenerated
     assert second.project.id == first.project.id

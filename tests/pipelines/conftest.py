@@ -49,10 +49,10 @@ def pipe_pg(pg_server_url: str, raw_rows: pd.DataFrame) -> dict:
 @pytest.fixture(scope="session")
 def pipe_chdb(raw_rows: pd.DataFrame) -> str:
     from tripl_core.warehouse import ConnectionConfig, DBType, connect
-    from tripl_core.warehouse import clickhouse as ch
+    from tripl_core.warehouse.clickhouse import opened_chdb_path
 
-    opened = [path for path, _ in ch._chdb_clients]
-    host = f"chdb://{opened[0]}" if opened else f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'e'}"
+    opened = opened_chdb_path()
+    host = f"chdb://{opened}" if opened else f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'e'}"
     adapter = connect(ConnectionConfig(db_type=DBType.clickhouse, host=host, database="default"))
     client = adapter.client
     client.command("DROP TABLE IF EXISTS pipe_events")

@@ -6,7 +6,6 @@ chdb allows one engine path per process: every chdb data source in these tests u
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -15,10 +14,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
+from tests.warehouse_db import create_warehouse_db
 from tripl_core.warehouse import ConnectionConfig, DBType, connect
 from tripl_core.warehouse.clickhouse import opened_chdb_path
 
@@ -70,23 +68,11 @@ def ch_adapter(chdb_host: str, events_frame: pd.DataFrame):
 @pytest.fixture(scope="session")
 def pg_warehouse(pg_server_url: str, events_frame: pd.DataFrame) -> Iterator[dict]:
     """A `warehouse` database with the events table; yields connection parts for ConnectionConfig."""
-    url = make_url(pg_server_url.replace("postgresql+psycopg://", "postgresql://"))
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
     name = "warehouse" if WORKER == "main" else f"warehouse_{WORKER}"  # xdist workers may share a server
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute(f'create database "{name}"')
-    wh = url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(wh, autocommit=True) as conn:
-        conn.execute("create table events (ts timestamptz not null, event text not null, country text not null, "
-                     "app_version text not null, amount double precision, props jsonb not null)")
-        buf = io.StringIO()
-        events_frame.to_csv(buf, index=False, header=False)
-        with conn.cursor().copy("copy events from stdin (format csv)") as copy:
-            copy.write(buf.getvalue())
-    # pgserver listens on a Unix socket: the host is then the socket directory (?host=… in the URL).
-    yield {"host": url.host or url.query.get("host") or "localhost", "port": url.port or 5432,
-           "database": name, "username": url.username or "", "password": url.password or ""}
+    yield create_warehouse_db(
+        pg_server_url, name, "create table events (ts timestamptz not null, event text not null, "
+        "country text not null, app_version text not null, amount double precision, props jsonb not null)",
+        "events", events_frame)
 
 
 @pytest.fixture(scope="session")

@@ -214,7 +214,7 @@ def _resolve(db: Session, cands: list[Candidate]) -> None:
                         c.event_type_name if c.scope_type == "event_type" else "project total")
         cfg = cfgs.get(c.scan_config_id) if c.scan_config_id else None
         if cfg is not None:
-            c.scan_name, c.scan_interval = cfg.name, cfg.interval.value
+            c.scan_name, c.scan_interval = cfg.name, str(getattr(cfg.interval, "value", cfg.interval))
         c.subject = Subject(
             event_type_id=str(c.event_type_id) if c.event_type_id else None, event_type_name=c.event_type_name,
             event_id=str(event.id) if event else None, event_name=c.event_name,

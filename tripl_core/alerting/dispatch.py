@@ -18,12 +18,13 @@ nothing new: no finding is delivered twice by one rule and none is lost.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from tripl_core import service_settings
@@ -48,6 +49,7 @@ from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ScanJob
 from tripl_core.settings import Settings
 
+log = logging.getLogger("tripl.alerting")
 
 @dataclass
 class Report:
@@ -155,13 +157,14 @@ def _write_delivery(db: Session, rule: AlertRule, dest: AlertDestination, projec
     db.add(delivery)
     db.flush()
     window = timedelta(minutes=settings.alert_correlation_window_minutes)
-    for pos, (c, view) in enumerate(zip(items, ctx["items"], strict=True)):
-        group = inbox.assign_group(db, c, window, now)
-        db.add(AlertDeliveryItem(
-            delivery_id=delivery.id, correlation_group_id=group.id, position=pos, kind=c.kind,
-            finding_id=c.finding_id, finding_key=c.key, scope_key=c.scope_key, scope_type=c.scope_type,
-            scope_ref=c.scope_ref, scope_name=c.scope_name, direction=c.direction, bucket=c.latest,
-            actual=c.actual, expected=c.expected, z=c.z, summary=c.summary, data=view))
+    groups = inbox.assign_groups(db, items, window, now)
+    db.execute(insert(AlertDeliveryItem), [  # one multi-row INSERT, not one per item
+        {"id": uuid.uuid4(), "delivery_id": delivery.id, "correlation_group_id": group.id, "position": pos,
+         "kind": c.kind, "finding_id": c.finding_id, "finding_key": c.key, "scope_key": c.scope_key,
+         "scope_type": c.scope_type, "scope_ref": c.scope_ref, "scope_name": c.scope_name,
+         "direction": c.direction, "bucket": c.latest, "actual": c.actual, "expected": c.expected, "z": c.z,
+         "summary": c.summary, "data": view}
+        for pos, (c, view, group) in enumerate(zip(items, ctx["items"], groups, strict=True))])
     return delivery
 
 
@@ -195,11 +198,10 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
         delivery = _write_delivery(db, rule, dest, project, items, job_id, settings, now)
         report.deliveries.append(delivery.id)
         delivered_by.update({c.key: delivery.id for c in items})
-    for c in new:
-        db.add(AlertMatch(rule_id=rule.id, finding_key=c.key, project_id=c.project_id, kind=c.kind,
-                          finding_id=c.finding_id, scope_key=c.scope_key, outcome=outcomes[c.key],
-                          delivery_id=delivered_by.get(c.key), finding_at=c.at, created_at=now))
-    db.flush()
+    db.execute(insert(AlertMatch), [
+        {"rule_id": rule.id, "finding_key": c.key, "project_id": c.project_id, "kind": c.kind,
+         "finding_id": c.finding_id, "scope_key": c.scope_key, "outcome": outcomes[c.key],
+         "delivery_id": delivered_by.get(c.key), "finding_at": c.at, "created_at": now} for c in new])
 
 
 def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID | None = None) -> Report:
@@ -226,9 +228,10 @@ def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID
         try:
             _dispatch_rule(db, rule, dest, project, cands, state, settings, now, report)
             db.commit()
-        except Exception:
+        except Exception:  # noqa: BLE001 — one broken rule must not stop the others; it is retried next cycle
             db.rollback()
-            raise
+            log.exception("alert dispatch failed for rule %s", rule.id)
+            report.outcomes["errors"] = report.outcomes.get("errors", 0) + 1
     return report
 
 

@@ -45,32 +45,41 @@ def effective_status(group: AlertCorrelationGroup, now: datetime) -> GroupStatus
     return group.status
 
 
-def assign_group(db: Session, cand: Candidate, window: timedelta, now: datetime) -> AlertCorrelationGroup:
-    """The group a delivered item belongs to (created when none is open within the window)."""
-    db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"alert-group:{cand.project_id}:"
-                                                                          f"{cand.scope_key}"})
-    group = db.scalars(
-        select(AlertCorrelationGroup).where(
-            AlertCorrelationGroup.project_id == cand.project_id,
-            AlertCorrelationGroup.scope_key == cand.scope_key,
-            AlertCorrelationGroup.direction.is_not_distinct_from(cand.direction),
-            AlertCorrelationGroup.status.in_(ACTIVE),
-            AlertCorrelationGroup.latest_bucket >= cand.latest - window,
-            AlertCorrelationGroup.first_bucket <= cand.latest + window,
-        ).order_by(AlertCorrelationGroup.latest_bucket.desc()).limit(1)).first()
-    if group is None:
-        group = AlertCorrelationGroup(
-            project_id=cand.project_id, scope_key=cand.scope_key, kind=cand.kind, scope_type=cand.scope_type,
-            scope_ref=cand.scope_ref, scope_name=cand.scope_name, direction=cand.direction,
-            status=GroupStatus.open, false_positive_count=0, first_bucket=cand.latest, latest_bucket=cand.latest)
-        db.add(group)
-    else:
-        group.latest_bucket = max(group.latest_bucket or cand.latest, cand.latest)
-        group.first_bucket = min(group.first_bucket or cand.latest, cand.latest)
-        group.scope_name = cand.scope_name or group.scope_name
-    group.latest_delivery_at = now
+def assign_groups(db: Session, cands: list[Candidate], window: timedelta, now: datetime
+                  ) -> list[AlertCorrelationGroup]:
+    """The group of each delivered item, in order (created when none is open within the window).
+
+    One lock per project and one query for the whole delivery: groups are looked up in memory, and an item may
+    join a group an earlier item of the same call created."""
+    if not cands:
+        return []
+    project_id = cands[0].project_id
+    db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"alert-groups:{project_id}"})
+    oldest = min(c.latest for c in cands) - window
+    pool = list(db.scalars(select(AlertCorrelationGroup).where(
+        AlertCorrelationGroup.project_id == project_id,
+        AlertCorrelationGroup.scope_key.in_({c.scope_key for c in cands}),
+        AlertCorrelationGroup.status.in_(ACTIVE), AlertCorrelationGroup.latest_bucket >= oldest)))
+    out = []
+    for c in cands:
+        fits = [g for g in pool if g.scope_key == c.scope_key and (g.direction or "") == (c.direction or "")
+                and g.latest_bucket >= c.latest - window and g.first_bucket <= c.latest + window]
+        group = max(fits, key=lambda g: g.latest_bucket) if fits else None
+        if group is None:
+            group = AlertCorrelationGroup(
+                id=uuid.uuid4(), project_id=project_id, scope_key=c.scope_key, kind=c.kind, scope_type=c.scope_type,
+                scope_ref=c.scope_ref, scope_name=c.scope_name, direction=c.direction, status=GroupStatus.open,
+                false_positive_count=0, first_bucket=c.latest, latest_bucket=c.latest)
+            db.add(group)
+            pool.append(group)
+        else:
+            group.latest_bucket = max(group.latest_bucket, c.latest)
+            group.first_bucket = min(group.first_bucket or c.latest, c.latest)
+            group.scope_name = c.scope_name or group.scope_name
+        group.latest_delivery_at = now
+        out.append(group)
     db.flush()
-    return group
+    return out
 
 
 def muted_incidents(db: Session, project_ids: list[uuid.UUID], now: datetime) -> set[tuple[uuid.UUID, str, str]]:

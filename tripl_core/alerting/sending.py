@@ -94,7 +94,12 @@ def attempt(db: Session, delivery_id: uuid.UUID, now: datetime | None = None, ma
     elif not dest.enabled and not manual:
         result = SendResult(ok=False, error="the destination is disabled")
     else:
-        result = send_alert(destinations.config(dest), message_from_snapshot(delivery.payload_snapshot), settings)
+        try:
+            config = destinations.config(dest)
+        except RuntimeError as exc:  # a secret that cannot be decrypted (TRIPL_SECRET_KEY changed)
+            result = SendResult(ok=False, error=str(exc))
+        else:
+            result = send_alert(config, message_from_snapshot(delivery.payload_snapshot), settings)
     _record(delivery, result, now, settings, auto_retry=True)
     db.commit()
     return delivery

@@ -145,12 +145,25 @@ def config_for_scope(db: Session, project: Project, scope_type: ScopeType, scope
     type before an unrestricted one, older first). None when the project has no usable config."""
     if named is not None:
         return named_config(db, project, named)
-    ref = MetricPoint.scope_ref.is_(None) if scope_ref is None else MetricPoint.scope_ref == scope_ref
-    newest = db.scalar(select(ScanConfig).join(MetricPoint, MetricPoint.scan_config_id == ScanConfig.id).where(
-        ScanConfig.project_id == project.id, MetricPoint.scope_type == scope_type, ref)
-        .order_by(MetricPoint.bucket.desc()).limit(1))
-    if newest is not None:
-        return newest
+    # Newest point first, so the (scope_type, scope_ref, bucket) index is read backwards and stops at once
+    # (max() with a filter outside the index would visit every bucket of the scope).
+    if scope_ref is not None:
+        newest_id = db.scalar(select(MetricPoint.scan_config_id).where(
+            MetricPoint.scope_type == scope_type, MetricPoint.scope_ref == scope_ref)
+            .order_by(MetricPoint.bucket.desc()).limit(1))
+        cfg = db.get(ScanConfig, newest_id) if newest_id is not None else None
+        if cfg is not None and cfg.project_id == project.id:
+            return cfg
+    else:  # project totals of every project share scope_ref NULL: probe each of this project's configs
+        newest = (select(MetricPoint.bucket).where(
+            MetricPoint.scan_config_id == ScanConfig.id, MetricPoint.scope_type == scope_type,
+            MetricPoint.scope_ref.is_(None)).order_by(MetricPoint.bucket.desc()).limit(1)
+            .correlate(ScanConfig).scalar_subquery())
+        row = db.execute(select(ScanConfig, newest.label("newest")).where(
+            ScanConfig.project_id == project.id).order_by(newest.desc().nulls_last(), ScanConfig.created_at)
+            .limit(1)).first()
+        if row is not None and row.newest is not None:
+            return row[0]
     candidates = configs(db, project)
     covering = [c for c in candidates if c.event_type_id is None or c.event_type_id == event_type_id]
     covering.sort(key=lambda c: (c.event_type_id is None, c.created_at))

@@ -69,8 +69,8 @@ def _meta(db: Session, project: Project, cfg: ScanConfig, scope: tuple[ScopeType
     return db.execute(select(
         select(ScanState.watermark).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
         select(ScanState.last_job_id).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
-        select(func.max(MetricPoint.bucket)).where(scope_filter(*scope), MetricPoint.scan_config_id == cfg.id)
-        .scalar_subquery(),
+        select(MetricPoint.bucket).where(scope_filter(*scope), MetricPoint.scan_config_id == cfg.id)
+        .order_by(MetricPoint.bucket.desc()).limit(1).scalar_subquery(),
         select(ProjectAnomalySettings.updated_at).where(ProjectAnomalySettings.project_id == project.id)
         .scalar_subquery(),
     )).one()

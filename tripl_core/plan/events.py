@@ -9,6 +9,7 @@ changes (tripl_core.plan.history).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,26 +81,34 @@ def _clean_list(loc: list[Any], items: list[str], max_len: int) -> list[str]:
     return out
 
 
-def _field_values(loc: list[Any], fields: list[FieldDefinition], items: list[dict[str, Any]],
-                  event_type: EventType) -> list[tuple[FieldDefinition, str]]:
-    by_id = {f.id: f for f in fields}
-    by_name = {f.name: f for f in fields}
-    out: dict[uuid.UUID, tuple[FieldDefinition, str]] = {}
+def _resolve_values(loc: list[Any], defs: list[Any], items: list[dict[str, Any]], id_key: str, name_key: str,
+                    label: str, unknown: str, to_text: Callable[..., str]) -> dict[uuid.UUID, tuple[Any, str]]:
+    """Field and meta values alike: find each item's definition by id or name, reject repeats, check the value."""
+    by_id = {d.id: d for d in defs}
+    by_name = {d.name: d for d in defs}
+    out: dict[uuid.UUID, tuple[Any, str]] = {}
     for i, item in enumerate(items):
         here = [*loc, i]
-        fid, fname = item.get("field_definition_id"), item.get("field_name")
-        fdef = by_id.get(fid) if fid is not None else by_name.get(fname) if fname else None
-        if fdef is None:
-            key = "field_definition_id" if fid is not None or not fname else "field_name"
-            if fid is None and not fname:
-                raise Invalid([*here, key], "Give field_definition_id or field_name.")
-            raise Invalid([*here, key], f"'{fid or fname}' is not a field of event type '{event_type.name}'.")
-        if fdef.id in out:
-            raise Invalid(here, f"Field '{fdef.name}' is given twice.")
+        did, dname = item.get(id_key), item.get(name_key)
+        found = by_id.get(did) if did is not None else by_name.get(dname) if dname else None
+        if found is None:
+            key = id_key if did is not None or not dname else name_key
+            if did is None and not dname:
+                raise Invalid([*here, key], f"Give {id_key} or {name_key}.")
+            raise Invalid([*here, key], f"'{did or dname}' is not {unknown}.")
+        if found.id in out:
+            raise Invalid(here, f"{label} '{found.name}' is given twice.")
         try:
-            out[fdef.id] = (fdef, field_value_text(fdef.field_type, fdef.enum_options, item.get("value")))
+            out[found.id] = (found, to_text(found.field_type, found.enum_options, item.get("value")))
         except ValueError_ as exc:
-            raise Invalid([*here, "value"], f"Field '{fdef.name}' ({fdef.field_type.value}): {exc}.") from None
+            raise Invalid([*here, "value"], f"{label} '{found.name}' ({found.field_type.value}): {exc}.") from None
+    return out
+
+
+def _field_values(loc: list[Any], fields: list[FieldDefinition], items: list[dict[str, Any]],
+                  event_type: EventType) -> list[tuple[FieldDefinition, str]]:
+    out = _resolve_values(loc, fields, items, "field_definition_id", "field_name", "Field",
+                          f"a field of event type '{event_type.name}'", field_value_text)
     missing = [f.name for f in fields if f.is_required and f.id not in out]
     if missing:
         raise Invalid(loc, f"Required field(s) of event type '{event_type.name}' without a value: "
@@ -109,24 +118,8 @@ def _field_values(loc: list[Any], fields: list[FieldDefinition], items: list[dic
 
 def _meta_values(loc: list[Any], metas: list[MetaFieldDefinition], items: list[dict[str, Any]],
                  apply_defaults: bool) -> list[tuple[MetaFieldDefinition, str]]:
-    by_id = {m.id: m for m in metas}
-    by_name = {m.name: m for m in metas}
-    out: dict[uuid.UUID, tuple[MetaFieldDefinition, str]] = {}
-    for i, item in enumerate(items):
-        here = [*loc, i]
-        mid, mname = item.get("meta_field_definition_id"), item.get("meta_field_name")
-        meta = by_id.get(mid) if mid is not None else by_name.get(mname) if mname else None
-        if meta is None:
-            key = "meta_field_definition_id" if mid is not None or not mname else "meta_field_name"
-            if mid is None and not mname:
-                raise Invalid([*here, key], "Give meta_field_definition_id or meta_field_name.")
-            raise Invalid([*here, key], f"'{mid or mname}' is not a meta field of this project.")
-        if meta.id in out:
-            raise Invalid(here, f"Meta field '{meta.name}' is given twice.")
-        try:
-            out[meta.id] = (meta, meta_value_text(meta.field_type, meta.enum_options, item.get("value")))
-        except ValueError_ as exc:
-            raise Invalid([*here, "value"], f"Meta field '{meta.name}' ({meta.field_type.value}): {exc}.") from None
+    out = _resolve_values(loc, metas, items, "meta_field_definition_id", "meta_field_name", "Meta field",
+                          "a meta field of this project", meta_value_text)
     if apply_defaults:
         for meta in metas:
             if meta.id not in out and meta.default_value is not None:

@@ -19,16 +19,15 @@ Format (`FORMAT` = 1)::
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.orm import Session
+
+from tripl_core.jsonable import to_jsonable
 
 FORMAT = 1
 META_PREFIX = "_"
@@ -57,28 +56,6 @@ def entity_type_for(table_name: str) -> str:
     if table_name.endswith("ies"):
         return table_name[:-3] + "y"
     return table_name[:-1] if table_name.endswith("s") else table_name
-
-
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values, so that payloads compare equal whether fresh from the DB or read back from JSONB."""
-    if type(value) in _PLAIN:  # the common case, first (snapshots call this for every cell)
-        return value
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -155,7 +132,7 @@ def build_payload(specs: list[EntitySpec], rows: Mapping[str, Iterable[Mapping[s
                     key = str(value)
                     values[col] = stable.get(key, key)
                 else:
-                    values[col] = jsonable(value)
+                    values[col] = to_jsonable(value)
             own = _own_label(spec, values, labels, user_labels)
             parent_id = values.get(spec.parent) if spec.parent else None
             parent_name = names.get(parent_id, "") if parent_id else ""

@@ -73,7 +73,11 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
         o = obs[obs["event_type_id"] == tid]
         declared_fields = plan.fields.get(tid, [])
         observed_names = set(o["field"])
-        declared = [_declared(fd) for fd in declared_fields if fd.name in observed_names]
+        # every declared field, observed or not: a required field absent from the data (not a column of the
+        # probed output, or a key no row sends) must reach classify to be reported as missing_required_field.
+        # Left out only when the scan cannot tell (output columns unknown, or a name that cannot be a JSON key).
+        declared = [_declared(fd) for fd in declared_fields
+                    if fd.name in observed_names or _observable(fd.name, cfg, probed)]
         names = {d.name for d in declared_fields}
         observed = []
         if len(o):
@@ -86,7 +90,10 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
                 if field not in names and any(field.startswith(d + ".") for d in names):
                     continue  # a key inside a declared JSON field
                 present = int(min(r["present"], total))
-                nulls = int(min(r["nulls"], present))
+                # a JSON path's null flag is set for missing keys too (see SqlBuilder.presence), and classify adds
+                # the missing rows (total − present) itself: count only the present-but-null rows here. Plain
+                # columns are present on every row, so nothing is subtracted for them.
+                nulls = int(min(max(int(r["nulls"]) - (int(r["rows"]) - int(r["present"])), 0), present))
                 types = tcounts[field] or ({probed[field]: present - nulls} if field in probed else {})
                 # breaches were counted in the sample: scale them up to the window's rows
                 scale = total / max(int(r["sampled_rows"]), 1)
@@ -102,6 +109,24 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
             _upsert_drift(db, cfg, tid, f, t["first_seen"].to_pydatetime(), t["last_seen"].to_pydatetime())
             n += 1
     return {"schema_drifts": n}
+
+
+def _observable(name: str, cfg: ScanConfig, probed: dict[str, str]) -> bool:
+    """Whether the scan can tell that declared field `name` is absent when it has no observation: it is a
+    probed column, a key the scan looks for in a JSON column (as `passes.field_plan`), or the query's output
+    columns are known and there is no JSON column it could hide in."""
+    from tripl_core.warehouse.sql import parse_field_ref
+
+    if name in probed:
+        return True
+    has_json = bool(cfg.json_value_paths) or any("json" in t.lower() for t in probed.values())
+    if not has_json:
+        return bool(probed)
+    try:
+        parse_field_ref(f"j.{name}", "fields")
+    except Exception:  # not a valid JSON key: never looked for
+        return False
+    return True
 
 
 def _sum_dicts(items: pd.Series) -> dict[str, int]:

@@ -92,6 +92,9 @@ def _field_observations(frames: dict[str, pd.DataFrame], cfg: ScanConfig, plan: 
     s = smp.rename(columns={"present": "s_present", "type_counts": "s_types"}) if len(smp) else pd.DataFrame(
         columns=[*key, "sampled_rows", "s_present", "s_types", "enum_breaches", "regex_breaches", "range_breaches",
                  "sample_value"])
+    # without an event_type_column the key is all-null, read back as float64 on one side and object on the other:
+    # give both sides the same dtype so the merge works
+    a, s = a.astype({"event_type": object}), s.astype({"event_type": object})
     df = a.merge(s, on=key, how="outer")
     for c in ("rows", "present", "nulls", "sampled_rows", "enum_breaches", "regex_breaches", "range_breaches"):
         df[c] = pd.to_numeric(df[c], errors="coerce").fillna(0).astype("int64")

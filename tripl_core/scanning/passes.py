@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 from sqlglot import exp
 
@@ -241,11 +242,16 @@ def profile_samples(samples: pd.DataFrame, fp: FieldPlan, plan: PlanIndex,
 
 def _decide_histograms(db: Session, cfg: ScanConfig, samples: pd.DataFrame) -> dict[str, dict]:
     """Numeric drift fields get quantile bin edges from the first sample that has values; text fields are
-    treated as categories. The choice is frozen in scan_states so every window uses the same bins."""
-    state = db.get(ScanState, cfg.id)
-    if state is None:
-        state = ScanState(scan_config_id=cfg.id, histogram_edges={})
-        db.add(state)
+    treated as categories. The choice is frozen in scan_states so every window uses the same bins.
+
+    Concurrent runs of one config (parallel Dagster partitions) race here: the state row is created idempotently
+    and locked (FOR UPDATE, held to the run's commit), so the second run waits and reuses the first run's edges.
+    The lock is taken only while some drift field still needs edges; once all are frozen, reads do not block."""
+    fields = cfg.distribution_drift_fields or []
+    current = db.execute(select(ScanState.histogram_edges).where(ScanState.scan_config_id == cfg.id)).first()
+    if current is not None and all(f in (current[0] or {}) for f in fields):
+        return dict(current[0] or {})
+    state = lock_state(db, cfg.id)
     known = dict(state.histogram_edges or {})
     changed = False
     for ref_s in cfg.distribution_drift_fields or []:
@@ -275,6 +281,16 @@ def _decide_histograms(db: Session, cfg: ScanConfig, samples: pd.DataFrame) -> d
         state.histogram_edges = known
         db.flush()
     return known
+
+
+def lock_state(db: Session, config_id: uuid.UUID) -> ScanState:
+    """The config's scan_states row, created if missing (INSERT … ON CONFLICT DO NOTHING, so two runs never
+    collide on pk_scan_states) and locked FOR UPDATE until the transaction ends."""
+    db.execute(pg_insert(ScanState).values(scan_config_id=config_id, histogram_edges={})
+               .on_conflict_do_nothing(index_elements=["scan_config_id"]))
+    state = db.scalars(select(ScanState).where(ScanState.scan_config_id == config_id)
+                       .with_for_update().execution_options(populate_existing=True)).one()
+    return state
 
 
 _AGG_CACHE: dict[tuple, AggregateQuery] = {}

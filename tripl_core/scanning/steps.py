@@ -119,11 +119,9 @@ def reconciliation(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any
 
 
 def advance_watermark(db: Session, cfg: ScanConfig, end: datetime, job_id: uuid.UUID | None = None) -> None:
-    """After a run: the watermark only moves forward (replays of old days leave it alone)."""
-    state = db.get(ScanState, cfg.id)
-    if state is None:
-        state = ScanState(scan_config_id=cfg.id, histogram_edges={})
-        db.add(state)
+    """After a run: the watermark only moves forward (replays of old days leave it alone). The row is created
+    idempotently and locked, so concurrent runs neither collide on its key nor move the watermark back."""
+    state = passes.lock_state(db, cfg.id)
     if state.watermark is None or end > state.watermark:
         state.watermark = end
     state.last_run_at = datetime.now(UTC)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tripl_core.db.base import Base, Timestamps, UUIDPk
 from tripl_core.db.models.auth import pg_enum
+from tripl_core.detection.config import DEFAULTS as VOLUME_DEFAULTS
 
 
 class ScanJobKind(enum.StrEnum):
@@ -135,8 +136,15 @@ class ProjectAnomalySettings(UUIDPk, Timestamps, Base):
                                                        server_default="true")
     detect_event_types: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="true")
     detect_events: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="true")
-    baseline_window_buckets: Mapped[int] = mapped_column(Integer, nullable=False, default=2016,
-                                                         server_default="2016")
-    min_history_buckets: Mapped[int] = mapped_column(Integer, nullable=False, default=96, server_default="96")
-    sigma_threshold: Mapped[float] = mapped_column(Float, nullable=False, default=5.0, server_default="5")
-    min_expected_count: Mapped[int] = mapped_column(Integer, nullable=False, default=10, server_default="10")
+    baseline_window_buckets: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=VOLUME_DEFAULTS.baseline_window_buckets,
+        server_default=str(VOLUME_DEFAULTS.baseline_window_buckets))
+    min_history_buckets: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=VOLUME_DEFAULTS.min_history_buckets,
+        server_default=str(VOLUME_DEFAULTS.min_history_buckets))
+    sigma_threshold: Mapped[float] = mapped_column(
+        Float, nullable=False, default=VOLUME_DEFAULTS.sigma_threshold,
+        server_default=f"{VOLUME_DEFAULTS.sigma_threshold:g}")
+    min_expected_count: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=int(VOLUME_DEFAULTS.min_expected_count),
+        server_default=str(int(VOLUME_DEFAULTS.min_expected_count)))

@@ -27,7 +27,7 @@ def upgrade() -> None:
     sa.Column('detect_project_total', sa.Boolean(), server_default='true', nullable=False),
     sa.Column('detect_event_types', sa.Boolean(), server_default='true', nullable=False),
     sa.Column('detect_events', sa.Boolean(), server_default='true', nullable=False),
-    sa.Column('baseline_window_buckets', sa.Integer(), server_default='2016', nullable=False),
+    sa.Column('baseline_window_buckets', sa.Integer(), server_default='8064', nullable=False),  # = DEFAULTS
     sa.Column('min_history_buckets', sa.Integer(), server_default='96', nullable=False),
     sa.Column('sigma_threshold', sa.Float(), server_default='5', nullable=False),
     sa.Column('min_expected_count', sa.Integer(), server_default='10', nullable=False),
@@ -178,7 +178,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['scan_config_id'], ['scan_configs.id'], name=op.f('fk_metric_points_scan_config_id_scan_configs'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_metric_points'))
     )
-    op.create_index('ix_metric_points_scope', 'metric_points', ['scope_type', 'scope_ref', 'bucket'], unique=False)
+    op.create_index('ix_metric_points_scope', 'metric_points', ['scope_type', 'scope_ref', 'bucket'], unique=False,
+                    postgresql_include=['scan_config_id', 'count', 'expected', 'lower', 'upper', 'z', 'is_anomaly',
+                                       'direction'])
     op.create_index('uq_metric_points_key', 'metric_points', ['scan_config_id', 'bucket', 'scope_type', 'scope_ref'], unique=True, postgresql_nulls_not_distinct=True)
     op.create_table('observed_names',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
