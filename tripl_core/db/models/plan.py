@@ -88,6 +88,12 @@ class EventStatus(enum.StrEnum):
     archived = "archived"
 
 
+def project_fk() -> Mapped[uuid.UUID]:
+    """The owning project: deleting it deletes the row (Delete Project relies on CASCADE)."""
+    return mapped_column(UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
+                         index=True)
+
+
 def _branch_fk() -> Mapped[uuid.UUID]:
     return mapped_column(UUID(as_uuid=True), ForeignKey("plan_branches.id", ondelete="CASCADE"),
                          nullable=False, index=True)
@@ -106,9 +112,7 @@ class PlanBranch(UUIDPk, Timestamps, Base):
         Index("uq_plan_branches_one_main", "project_id", unique=True, postgresql_where=text("kind = 'main'")),
     )
 
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    project_id: Mapped[uuid.UUID] = project_fk()
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     kind: Mapped[BranchKind] = mapped_column(pg_enum(BranchKind, "plan_branch_kind"), nullable=False)
     status: Mapped[BranchStatus] = mapped_column(
@@ -130,9 +134,7 @@ class EventType(UUIDPk, Timestamps, Base):
     __tablename__ = "event_types"
     __table_args__ = (UniqueConstraint("branch_id", "name"),)
 
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    project_id: Mapped[uuid.UUID] = project_fk()
     branch_id: Mapped[uuid.UUID] = _branch_fk()
     origin_id: Mapped[uuid.UUID | None] = _origin()
     name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -200,9 +202,7 @@ class MetaFieldDefinition(UUIDPk, Timestamps, Base):
     __tablename__ = "meta_field_definitions"
     __table_args__ = (UniqueConstraint("branch_id", "name"),)
 
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    project_id: Mapped[uuid.UUID] = project_fk()
     branch_id: Mapped[uuid.UUID] = _branch_fk()
     origin_id: Mapped[uuid.UUID | None] = _origin()
     name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -227,9 +227,7 @@ class Event(UUIDPk, Timestamps, Base):
         Index("ix_events_branch_last_seen", "branch_id", "last_seen_at"),
     )
 
-    project_id: Mapped[uuid.UUID] = mapped_column(
-        UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    project_id: Mapped[uuid.UUID] = project_fk()
     branch_id: Mapped[uuid.UUID] = _branch_fk()
     origin_id: Mapped[uuid.UUID | None] = _origin()
     event_type_id: Mapped[uuid.UUID] = mapped_column(

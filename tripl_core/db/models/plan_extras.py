@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tripl_core.db.base import Base, CreatedAt, Timestamps, UUIDPk, utcnow
 from tripl_core.db.models.auth import pg_enum
+from tripl_core.db.models.plan import project_fk
 
 
 class VariableType(enum.StrEnum):
@@ -49,18 +50,13 @@ class PhotoStorageBackend(enum.StrEnum):
     external = "external"  # a link (Figma spec); no bytes stored
 
 
-def _project_fk() -> Mapped[uuid.UUID]:
-    return mapped_column(UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False,
-                         index=True)
-
-
 class Variable(UUIDPk, Timestamps, Base):
     """A named placeholder (`{screen}`) used in event names and field values."""
 
     __tablename__ = "variables"
     __table_args__ = (UniqueConstraint("branch_id", "name"),)
 
-    project_id: Mapped[uuid.UUID] = _project_fk()
+    project_id: Mapped[uuid.UUID] = project_fk()
     branch_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("plan_branches.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -91,7 +87,7 @@ class VariableValue(UUIDPk, Base):
     variable_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("variables.id", ondelete="CASCADE"), nullable=False
     )
-    project_id: Mapped[uuid.UUID] = _project_fk()
+    project_id: Mapped[uuid.UUID] = project_fk()
     value: Mapped[str] = mapped_column(Text, nullable=False)
     occurrences: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
     event_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
@@ -107,7 +103,7 @@ class Relation(UUIDPk, Timestamps, Base):
     __tablename__ = "relations"
     __table_args__ = (UniqueConstraint("branch_id", "source_field_id", "target_field_id"),)
 
-    project_id: Mapped[uuid.UUID] = _project_fk()
+    project_id: Mapped[uuid.UUID] = project_fk()
     branch_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("plan_branches.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -139,7 +135,7 @@ class ChartAnnotation(UUIDPk, CreatedAt, Base):
     __tablename__ = "chart_annotations"
     __table_args__ = (Index("ix_chart_annotations_project_bucket", "project_id", "bucket"),)
 
-    project_id: Mapped[uuid.UUID] = _project_fk()
+    project_id: Mapped[uuid.UUID] = project_fk()
     scope_type: Mapped[ChartAnnotationScopeType] = mapped_column(
         pg_enum(ChartAnnotationScopeType, "chart_annotation_scope_type"), nullable=False,
         default=ChartAnnotationScopeType.project_total, server_default="project_total",
@@ -160,7 +156,7 @@ class EventPhoto(UUIDPk, CreatedAt, Base):
     __tablename__ = "event_photos"
     __table_args__ = (Index("ix_event_photos_event_order", "event_id", "sort_order"),)
 
-    project_id: Mapped[uuid.UUID] = _project_fk()
+    project_id: Mapped[uuid.UUID] = project_fk()
     event_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("events.id", ondelete="CASCADE"), nullable=False
     )
@@ -188,7 +184,7 @@ class PhotoComment(UUIDPk, Timestamps, Base):
     __tablename__ = "photo_comments"
     __table_args__ = (Index("ix_photo_comments_photo_created", "photo_id", "created_at"),)
 
-    project_id: Mapped[uuid.UUID] = _project_fk()
+    project_id: Mapped[uuid.UUID] = project_fk()
     photo_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("event_photos.id", ondelete="CASCADE"), nullable=False
     )
