@@ -164,11 +164,11 @@ class DestinationResponse(BaseModel):
 DeliveryStatusName = Literal["pending", "sent", "failed"]
 
 
-class DeliveryItemResponse(BaseModel):
-    id: uuid.UUID
+class AlertItemFields(BaseModel):
+    """What an alert says about one finding: shared by delivered and simulated items."""
+
     kind: str
     finding_id: uuid.UUID | None = None
-    correlation_group_id: uuid.UUID | None = None
     scope_type: str
     scope_ref: uuid.UUID | None = None
     scope_name: str | None = None
@@ -178,6 +178,11 @@ class DeliveryItemResponse(BaseModel):
     expected: float | None = None
     z: float | None = None
     summary: str | None = None
+
+
+class DeliveryItemResponse(AlertItemFields):
+    id: uuid.UUID
+    correlation_group_id: uuid.UUID | None = None
     data: dict[str, Any] = Field(default_factory=dict, description="The item as the message template saw it.")
 
 
@@ -258,18 +263,8 @@ class MuteRequest(_Strict):
     muted_until: datetime = Field(description="In the future.")
 
 
-class SimulatedItem(BaseModel):
-    kind: str
-    scope_type: str
-    scope_ref: uuid.UUID | None = None
-    scope_name: str | None = None
-    direction: str | None = None
-    bucket: datetime | None = None
-    actual: float | None = None
-    expected: float | None = None
-    z: float | None = None
-    summary: str | None = None
-    finding_id: uuid.UUID | None = None
+class SimulatedItem(AlertItemFields):
+    """An item the rule would have sent (no delivery exists for it)."""
 
 
 class SimulatedFiring(BaseModel):
