@@ -3,8 +3,9 @@
 FastAPI parses a multipart body completely (spooling files to temporary disk) before the endpoint runs, so a
 check in the endpoint would come after an unbounded write. This route class rejects a declared Content-Length
 above the limit without reading anything, and counts the bytes of chunked bodies as they arrive, stopping at
-the limit. The limit is the setting `photo_max_bytes` (read per request) plus room for the multipart framing;
-the exact per-file limit is enforced again while the file is copied to storage.
+the limit. The limit is the effective setting `photo_max_bytes` (an owner's override through the settings API
+wins over the environment; read per request from the settings cache) plus room for the multipart framing; the exact
+per-file limit is enforced again while the file is copied to storage.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive
 
-from tripl_core.settings import get_settings
+from tripl_core import service_settings
+from tripl_core.db.session import new_session
 
 MULTIPART_OVERHEAD = 64 * 1024
+
+
+def photo_limit() -> int:
+    """The effective `photo_max_bytes` (settings API override, else environment, else default)."""
+    with new_session() as db:
+        return int(service_settings.effective(db).photo_max_bytes)
 
 
 def too_large(limit: int) -> HTTPException:
@@ -50,7 +58,7 @@ class LimitedUploadRoute(APIRoute):
 
         async def limited(request: Request) -> Response:
             if request.method in ("POST", "PUT", "PATCH"):
-                file_limit = get_settings().photo_max_bytes
+                file_limit = photo_limit()
                 limit = file_limit + MULTIPART_OVERHEAD
                 declared = request.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:

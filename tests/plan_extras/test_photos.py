@@ -287,3 +287,14 @@ def test_sweep_orphans(owner, db, event):
     os.utime(kept, (0, 0))
     assert photo_files.sweep_orphans(get_engine(), get_settings().uploads_dir) == 1
     assert kept.exists() and young.exists() and not orphan.exists()
+
+
+def test_limit_follows_the_settings_api_override(owner, event):
+    """An owner lowering photo_max_bytes through Update Settings takes effect without a restart."""
+    data = JPEG[:-2] + b"\x00" * 3000 + b"\xff\xd9"
+    assert owner.patch("/api/v1/settings", json={"storage": {"photo_max_bytes": 1024}}).status_code == 200
+    r = upload(owner, event.id, data, name="shot.jpg", ctype="image/jpeg")
+    assert r.status_code == 413, r.text
+    assert stored_files() == []
+    assert owner.patch("/api/v1/settings", json={"storage": {"photo_max_bytes": 10 * 1024 * 1024}}).status_code == 200
+    assert upload(owner, event.id, data, name="shot.jpg", ctype="image/jpeg").status_code == 201

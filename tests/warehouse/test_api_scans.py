@@ -243,3 +243,29 @@ def test_preview_pool_is_bounded_by_the_setting():
     from tripl_core.sources import previews
 
     assert previews.pool()._max_workers == get_settings().preview_workers
+
+
+def test_job_orphaned_by_a_stopped_process_reads_as_failed(owner, project, ch, db):
+    """A job left running/pending by a stopped API process is failed on read instead of polled forever."""
+    from datetime import UTC, datetime, timedelta
+
+    from tripl_core.db.models.projects import Project
+    from tripl_core.db.models.sources import PreviewStatus, ScanPreviewJob
+
+    pid = db.query(Project).filter_by(slug="shop-app").one().id
+    now = datetime.now(UTC)
+    jobs = {
+        "stale_running": ScanPreviewJob(project_id=pid, data_source_id=ch["id"], request={},
+                                        status=PreviewStatus.running, started_at=now - timedelta(hours=1)),
+        "live_running": ScanPreviewJob(project_id=pid, data_source_id=ch["id"], request={},
+                                       status=PreviewStatus.running, started_at=now - timedelta(seconds=5)),
+        "stale_pending": ScanPreviewJob(project_id=pid, data_source_id=ch["id"], request={},
+                                        status=PreviewStatus.pending, created_at=now - timedelta(hours=2)),
+    }
+    db.add_all(jobs.values())
+    db.commit()
+    got = {k: owner.get(f"{scans_url()}/preview-jobs/{j.id}").json() for k, j in jobs.items()}
+    assert got["live_running"]["status"] == "running" and got["live_running"]["error_message"] is None
+    for key in ("stale_running", "stale_pending"):
+        assert got[key]["status"] == "failed", got[key]
+        assert "run the preview again" in got[key]["error_message"] and got[key]["completed_at"]

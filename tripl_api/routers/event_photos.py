@@ -16,6 +16,7 @@ from tripl_api.schemas.event_photos import (
     PhotoResponse,
 )
 from tripl_api.uploads import LimitedUploadRoute
+from tripl_core import service_settings
 from tripl_core.db.models.plan_extras import EventPhoto, PhotoStorageBackend
 from tripl_core.plan_extras import photo_comments, photos
 
@@ -50,7 +51,7 @@ def list_event_photos(event_id: uuid.UUID, db: DB, ctx: ProjectRead):
 def upload_event_photo(event_id: uuid.UUID, db: DB, ctx: ProjectWrite, settings: AppSettings,
                        file: UploadFile = File(description="PNG, JPEG, GIF or WebP (checked by content).")):
     photo = photos.upload(db, ctx.actor, ctx.project, event_id, file.filename, file.file, settings.uploads_dir,
-                          settings.photo_max_bytes)
+                          service_settings.effective(db).photo_max_bytes)
     return photo_out(ctx.project.slug, photo)
 
 

@@ -8,8 +8,11 @@ The API enqueues (status `pending`), a bounded `ThreadPoolExecutor` (size `TRIPL
      "json_paths": [{"column", "path", "types", "samples", "seen"}]  (with include_json_paths)}
 
 JSON paths are discovered in the sampled rows (up to DISCOVERY_ROWS) of columns whose warehouse type is JSON or
-whose values are JSON objects. Jobs left `pending`/`running` by a stopped API process stay so; a new preview
-is cheap, so they are not resumed.
+whose values are JSON objects. Jobs left `pending`/`running` by a stopped API process are not resumed (a new
+preview is cheap), but they must not keep a poller waiting forever: reading a job that has been running longer
+than its data source's timeout plus a grace period, or pending longer than ORPHAN_PENDING, marks it failed with a
+message saying to run the preview again. (A startup sweep would be wrong with several API worker processes: one
+worker's start would fail another's live jobs.)
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from tripl_core.warehouse.util import scrub_message
 
 log = logging.getLogger("tripl.previews")
 
+ORPHAN_GRACE = timedelta(minutes=2)
+ORPHAN_PENDING = timedelta(minutes=30)
 DISCOVERY_ROWS = 200
 MAX_PATHS = 500
 MAX_SAMPLES = 5
@@ -90,7 +95,24 @@ def get(db: Session, project: Project, job_id: uuid.UUID) -> ScanPreviewJob:
     job = db.get(ScanPreviewJob, job_id)
     if job is None or job.project_id != project.id:
         raise NotFound(f"Preview job '{job_id}' not found in project '{project.slug}'.")
+    _fail_if_orphaned(db, job)
     return job
+
+
+def _fail_if_orphaned(db: Session, job: ScanPreviewJob) -> None:
+    """A job no live worker can still finish (its process stopped) is failed instead of polled forever."""
+    now = datetime.now(UTC)
+    if job.status == PreviewStatus.running and job.started_at is not None:
+        ds = db.get(DataSource, job.data_source_id)
+        limit = timedelta(seconds=ds.timeout_seconds if ds else get_settings().warehouse_timeout_seconds)
+        if now - job.started_at <= limit + ORPHAN_GRACE:
+            return
+    elif not (job.status == PreviewStatus.pending and now - job.created_at > ORPHAN_PENDING):
+        return
+    job.status, job.completed_at = PreviewStatus.failed, now
+    job.error_message = ("The preview was interrupted (the API process running it stopped before it finished); "
+                         "run the preview again.")
+    db.commit()
 
 
 def run(job_id: uuid.UUID) -> None:
