@@ -1,7 +1,8 @@
 """Start-up shared by the benchmarks, so each script holds only what it measures.
 
 An embedded PostgreSQL (the same start-up `tripl up` uses) in a temporary directory, migrated to heads, with the
-`TRIPL_*` environment pointing at it; a free port for an API subprocess; a percentile helper. Scripts run as
+`TRIPL_*` environment pointing at it; a free port for an API subprocess, which `start_api`/`wait_ready`/`stop_api`
+run under uvicorn; a percentile helper; the load average to print with the figures. Scripts run as
 `python bench/<name>.py`, so `bench/` is on `sys.path` and they import this as `_common`; importing it also puts
 the repository root on `sys.path` so `tripl_core` imports without installing.
 """
@@ -10,9 +11,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,3 +77,49 @@ def pct(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank) of durations in seconds, in milliseconds."""
     s = sorted(values)
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000
+
+
+def start_api(url: str, tmp: Path, port: int, workers: int = 1, root: Path = ROOT) -> subprocess.Popen:
+    """The API under uvicorn as a subprocess in its own process group (stop it with `stop_api`). `root`: the
+    source tree to run (another revision's checkout, to compare with, in the same run on the same database)."""
+    env = dict(os.environ, TRIPL_DATABASE_URL=url, TRIPL_DATA_DIR=str(tmp), TRIPL_SECRET_KEY="bench-secret",
+               PYTHONPATH=str(root))
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        env=env, cwd=root, start_new_session=True,
+    )
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60.0, path: str = "/readyz") -> None:
+    """Until `path` answers 200 (SystemExit if the API exits or does not get ready in time). An older revision's
+    API is never "ready" on a database with newer migrations: wait for `/healthz` then."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the API exited with {proc.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the API did not become ready in time")
+
+
+def stop_api(proc: subprocess.Popen | None) -> None:
+    """SIGTERM the API's process group, SIGKILL after 15 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages, to print next to figures measured on a shared machine."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -3,7 +3,10 @@
 Starts an embedded PostgreSQL and the API (uvicorn, one process, as `tripl up` runs it), creates a project with
 `--events` events over HTTP, then bulk-inserts the scans' output in SQL with generate_series: one metric point
 per event (and for the event type and the project total) per 15-minute bucket over `--days` days ending now
-(8.7 M rows at the defaults), a sprinkling of scored anomalies, and open/closed anomaly signals. Then
+(8.7 M rows at the defaults), a sprinkling of scored anomalies, open/closed anomaly signals, and the stored
+forecast band per scope the scan's event_metrics step writes (`tripl_core.scanning.forecasts.refresh_forecasts`,
+the same computation from the same rows); then VACUUM ANALYZE (what autovacuum does after a bulk load: index-only
+scans need the visibility map). Then
 `--clients` concurrent clients run each scenario for `--seconds`, twice: closed loop (each sends its next
 request when the last one answered: saturation, where one worker's queue sets the latency) and paced (each sends
 one request every `--interval` seconds: people watching dashboards, where the p99 goal applies). Every request
@@ -12,10 +15,15 @@ picks a random event, so the cache sees the whole table.
 Scenarios (defaults of each operation: a 7-day series = 672 points, a 28-day heatmap = 2,688 buckets):
 Get Event Metrics, Get Project Total Metrics, Get Active Signals, Query Active Signals (50 event ids),
 Get Seasonality Heatmap (event). Baseline in the same run: /healthz (no auth, no database) and Get Me (auth +
-one lookup), the floor any authenticated request pays. Goal: p99 ≤ 100 ms.
+one lookup), the floor any authenticated request pays; every row prints its p99 as a multiple of Get Me's, and
+the load average is printed before and after (the machine may be shared). Goal: p99 ≤ 100 ms (paced).
+`--no-stored-forecasts` leaves metric_forecasts empty: series reads then compute the band (configs scanned before
+bands were stored). `--baseline-tree DIR` also runs another revision's API (a checkout: `mkdir DIR && git archive
+HEAD | tar -x -C DIR`) on the same database and runs every scenario against both, alternating which goes first:
+before/after figures under the same load.
 
     .venv/bin/python bench/findings_latency.py [--events 1000] [--days 90] [--clients 20] [--seconds 10]
-        [--interval 1.0]
+        [--interval 1.0] [--no-stored-forecasts] [--baseline-tree DIR]
 """
 
 from __future__ import annotations
@@ -24,8 +32,6 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,12 +41,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from api_latency import _free_port, start_api, start_database, wait_ready  # noqa: E402
+from _common import (
+    ROOT,
+    free_port,
+    load_average,
+    start_api,
+    start_database,
+    stop_api,
+    stop_database,
+    wait_ready,
+)
 
 SEED_SQL = """
 with b as (select generate_series(%(start)s, %(end)s - interval '15 minutes', interval '15 minutes') as bucket),
@@ -75,7 +85,7 @@ on conflict do nothing
 """
 
 
-def seed(base: str, url: str, n_events: int, days: int) -> dict:
+def seed(base: str, url: str, n_events: int, days: int, stored_forecasts: bool = True) -> dict:
     """Owner, project, event type and events over HTTP; scan outputs in SQL. Returns ids and cookies."""
     import psycopg
     from sqlalchemy.engine import make_url
@@ -121,13 +131,30 @@ def seed(base: str, url: str, n_events: int, days: int) -> dict:
         conn.execute(TOTALS_SQL, {"scope_type": "project_total", "ref": None})
         conn.execute(TOTALS_SQL, {"scope_type": "event_type", "ref": et.json()["id"]})
         conn.execute(SIGNALS_SQL, {"project": project["id"], "event_type": et.json()["id"], "end": end})
-        conn.execute("analyze")
+        bands = _store_forecasts(url, cfg) if stored_forecasts else 0
+        conn.execute("vacuum analyze")
         rows = conn.execute("select count(*) from metric_points").fetchone()[0]
         signals = conn.execute("select count(*) filter (where status = 'open'), count(*) from anomaly_signals"
                                ).fetchone()
-    print(f"seeded {rows:,} metric points and {signals[1]:,} signals ({signals[0]:,} open) in "
-          f"{time.perf_counter() - t0:.0f} s")
+    print(f"seeded {rows:,} metric points, {signals[1]:,} signals ({signals[0]:,} open) and {bands:,} stored "
+          f"forecast bands in {time.perf_counter() - t0:.0f} s")
     return {"cookies": cookies, "events": event_ids, "cfg": str(cfg), "event_type": et.json()["id"]}
+
+
+def _store_forecasts(url: str, cfg) -> int:
+    """The band per scope the scan would have stored with these rows (one detector run over all scopes)."""
+    from sqlalchemy.orm import Session
+
+    from tripl_core.db.models.sources import ScanConfig
+    from tripl_core.db.session import engine_for
+    from tripl_core.scanning.forecasts import refresh_forecasts
+    from tripl_core.scanning.settings import anomaly_settings
+
+    with Session(engine_for(url)) as db:
+        config = db.get(ScanConfig, cfg)
+        n = refresh_forecasts(db, config, anomaly_settings(db, config.project_id))
+        db.commit()
+    return n
 
 
 def scenarios(s: dict) -> list[tuple[str, str, Callable[[], tuple[str, str, dict | None]]]]:
@@ -196,6 +223,11 @@ async def sequential(base: str, cookies: dict, make: Callable, n: int = 50) -> f
     return statistics.median(out) * 1000
 
 
+def _row(name: str, alone: float, c: dict, p: dict, me: tuple[dict, dict]) -> str:
+    return (f"{name:34} {alone:9.1f} {c['p50']:8.1f} {c['p99']:8.1f} {c['rps']:7.0f} {c['p99'] / me[0]['p99']:8.1f}x "
+            f"{p['p50']:8.1f} {p['p99']:8.1f} {p['p99'] / me[1]['p99']:8.1f}x  {c['errors'] + p['errors']}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1000)
@@ -203,47 +235,55 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--interval", type=float, default=1.0, help="paced mode: seconds between a client's requests")
+    ap.add_argument("--no-stored-forecasts", action="store_true",
+                    help="leave metric_forecasts empty (series reads compute the band, as before it was stored)")
+    ap.add_argument("--baseline-tree", type=Path, default=None,
+                    help="another revision's source tree (e.g. `git archive HEAD | tar -x -C DIR`): its API runs "
+                         "on the same database and every scenario runs against both, alternating")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-findings-"))
-    proc: subprocess.Popen | None = None
+    procs: list[subprocess.Popen] = []
     try:
         url = start_database(tmp)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = start_api(url, tmp, port)
-        wait_ready(base, proc)
-        s = seed(base, url, args.events, args.days)
+        apis = []
+        for label, root in ((None, None), ("baseline tree", args.baseline_tree)):
+            if label is not None and root is None:
+                continue
+            port = free_port()
+            procs.append(start_api(url, tmp, port, root=root.resolve() if root else ROOT))
+            base = f"http://127.0.0.1:{port}"
+            wait_ready(base, procs[-1], path="/healthz" if label else "/readyz")
+            apis.append((label or "this tree", base))
+        s = seed(apis[0][1], url, args.events, args.days, not args.no_stored_forecasts)
         print(f"findings latency: {args.clients} concurrent clients (closed loop), {args.seconds:g} s per scenario,"
-              f" 1 uvicorn worker, embedded PostgreSQL, {os.cpu_count()} CPUs shared by client and server\n")
-        print(f"{'':34} {'':>9} {'closed loop':^33} {f'paced, 1 req/{args.interval:g} s per client':^26}")
-        print(f"{'scenario':34} {'alone ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'p99 vs Me':>9}"
-              f" {'p50 ms':>8} {'p99 ms':>8} {'p99 vs Me':>9}  errors")
-        results = []
+              f" 1 uvicorn worker per API, embedded PostgreSQL, {os.cpu_count()} CPUs shared by client and server; "
+              f"load average {load_average()}\n")
+        results: dict[str, list] = {label: [] for label, _ in apis}
         for group, name, make in scenarios(s):
-            alone = asyncio.run(sequential(base, s["cookies"], make))
-            closed = asyncio.run(drive(base, s["cookies"], make, args.clients, args.seconds))
-            paced = asyncio.run(drive(base, s["cookies"], make, args.clients, args.seconds, args.interval))
-            results.append((group, name, alone, closed, paced))
-        me = next((c, p) for _, n, _, c, p in results if n == "Get Me")
-        for _group, name, alone, c, p in results:
-            print(f"{name:34} {alone:9.1f} {c['p50']:8.1f} {c['p99']:8.1f} {c['rps']:7.0f} "
-                  f"{c['p99'] / me[0]['p99']:8.1f}x {p['p50']:8.1f} {p['p99']:8.1f} {p['p99'] / me[1]['p99']:8.1f}x"
-                  f"  {c['errors'] + p['errors']}")
-        worst = max(p["p99"] for g, _, _, _, p in results if g != "baseline")
-        print(f"\nworst findings p99, paced: {worst:.1f} ms (goal ≤ 100 ms)")
-        return 1 if any(c["errors"] + p["errors"] for *_, c, p in results) else 0
+            for label, base in apis if len(results[apis[0][0]]) % 2 == 0 else apis[::-1]:  # alternate who's first
+                alone = asyncio.run(sequential(base, s["cookies"], make))
+                closed = asyncio.run(drive(base, s["cookies"], make, args.clients, args.seconds))
+                paced = asyncio.run(drive(base, s["cookies"], make, args.clients, args.seconds, args.interval))
+                results[label].append((group, name, alone, closed, paced))
+        worst = {}
+        for label, rows in results.items():
+            print(f"{label}:" if len(apis) > 1 else "")
+            print(f"{'':34} {'':>9} {'closed loop':^33} {f'paced, 1 req/{args.interval:g} s per client':^26}")
+            print(f"{'scenario':34} {'alone ms':>9} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>7} {'p99 vs Me':>9}"
+                  f" {'p50 ms':>8} {'p99 ms':>8} {'p99 vs Me':>9}  errors")
+            me = next((c, p) for _, n, _, c, p in rows if n == "Get Me")
+            for _group, name, alone, c, p in rows:
+                print(_row(name, alone, c, p, me))
+            worst[label] = max(p["p99"] for g, _, _, _, p in rows if g != "baseline"), me[1]["p99"]
+            print()
+        for label, (w, me_p99) in worst.items():
+            print(f"{label}: worst findings p99, paced: {w:.1f} ms (goal ≤ 100 ms), {w / me_p99:.1f}x Get Me's")
+        print(f"load average {load_average()}")
+        return 1 if any(c["errors"] + p["errors"] for rows in results.values() for *_, c, p in rows) else 0
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-        from tripl_core import embedded
-
-        for server in embedded._keep_alive:
-            server._cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
+        for proc in procs:
+            stop_api(proc)
+        stop_database(tmp)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """List Events latency on a 10,000-event plan, 20 concurrent HTTP clients, against a baseline in the same run.
 
-Starts an embedded PostgreSQL and the API (uvicorn, one process, as `tripl up` runs it), seeds a plan of
+Starts an embedded PostgreSQL and the API (uvicorn with `--workers` processes, default TRIPL_API_WORKERS as
+`tripl up` runs it), seeds a plan of
 `--events` events (5 event types, fields, tags, field and meta values, statuses, last_seen_at), then runs
 `--clients` concurrent clients, each looping over List Events filter combinations for `--seconds`:
 
@@ -13,7 +14,7 @@ Starts an embedded PostgreSQL and the API (uvicorn, one process, as `tripl up` r
 Baseline: Get Me (cookie authentication + one lookup) under the same load: the floor of any authenticated
 request, so the difference is what List Events itself costs.
 
-    .venv/bin/python bench/plan_latency.py [--events 10000] [--clients 20] [--seconds 10] [--limit 50]
+    .venv/bin/python bench/plan_latency.py [--events 10000] [--clients 20] [--seconds 10] [--limit 50] [--workers N]
 """
 
 from __future__ import annotations
@@ -108,10 +109,10 @@ def filter_sets(ids: dict[str, list[str]], limit: int) -> list[tuple[str, dict]]
     ]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, workers: int = 1) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "tripl_api.app:create_app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=os.environ.copy())
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"], cwd=ROOT, env=os.environ.copy())
     import httpx
 
     for _ in range(300):
@@ -180,6 +181,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--limit", type=int, default=50, help="page size of List Events (the API default is 200)")
     ap.add_argument("--interval", type=float, default=500, help="ms between a paced client's requests")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="uvicorn worker processes (default: TRIPL_API_WORKERS, as `tripl up`)")
     args = ap.parse_args()
     with bench_database("tripl-bench-plan-"):
         _run(args)
@@ -192,7 +195,11 @@ def _run(args: argparse.Namespace) -> None:
         ids = seed(args.events)
         print(f"seeded {args.events} events in {time.perf_counter() - t0:.1f}s")
         port = free_port()
-        proc = start_server(port)
+        from tripl_core.settings import get_settings
+
+        workers = args.workers or get_settings().api_workers
+        print(f"API: {workers} uvicorn worker process(es); {os.cpu_count()} CPUs shared with the clients")
+        proc = start_server(port, workers)
         events_path = "/api/v1/projects/bench/events"
         reqs = [(label, events_path, {"limit": args.limit, **params})
                 for label, params in filter_sets(ids, args.limit)]

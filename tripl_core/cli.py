@@ -56,6 +56,18 @@ def _stop(children: list[subprocess.Popen], grace: float = 10.0) -> None:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _split_db_pool(env: dict[str, str], workers: int) -> None:
+    """Share the connection budget between API worker processes: each worker has its own pool, and N full pools
+    would exceed PostgreSQL's default max_connections (100) beside Dagster. Explicit settings are kept."""
+    if workers <= 1:
+        return
+    settings = get_settings()
+    if "TRIPL_DB_POOL_SIZE" not in env:
+        env["TRIPL_DB_POOL_SIZE"] = str(max(4, settings.db_pool_size // workers))
+    if "TRIPL_DB_MAX_OVERFLOW" not in env:
+        env["TRIPL_DB_MAX_OVERFLOW"] = str(max(2, settings.db_max_overflow // workers))
+
+
 def _up(args: argparse.Namespace) -> int:
     from tripl_core.runtime import dagster_url_for, ensure_dagster_database, ensure_database
 
@@ -66,10 +78,13 @@ def _up(args: argparse.Namespace) -> int:
     env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
     if args.no_dagster:  # nobody else would pick scan jobs up: the API runs them (docs/pipelines.md)
         env.setdefault("TRIPL_SCAN_EXECUTOR", "inprocess")
+    # Several worker processes: one Python process is CPU-bound at one core (JSON of large pages, auth). The
+    # database is ready and migrated here, and the URL is in `env`, so workers neither start nor migrate it.
+    _split_db_pool(env, settings.api_workers)
     children = [_spawn([sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory",
                         "--host", settings.host, "--port", str(settings.port),
-                        "--log-level", settings.log_level], env)]
-    print(f"tripl API on http://{settings.host}:{settings.port}/docs")
+                        "--workers", str(settings.api_workers), "--log-level", settings.log_level], env)]
+    print(f"tripl API on http://{settings.host}:{settings.port}/docs ({settings.api_workers} worker processes)")
     if not args.no_dagster:
         ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
         env["DAGSTER_HOME"] = str(_dagster_home(settings))
@@ -77,6 +92,10 @@ def _up(args: argparse.Namespace) -> int:
                                 "-h", settings.host, "-p", str(settings.dagster_port)], env))
         print(f"Dagster UI on http://{settings.host}:{settings.dagster_port}")
     if args.demo:  # replays through Dagster once its webserver answers (in-process without Dagster)
+        # The local receiver of the demo's alert webhook (optional: if it dies, the rest keeps running).
+        children.append(_spawn([sys.executable, "-m", "tripl_core.cli", "webhook-sink"], env))
+        print(f"demo alerts → webhook sink on 127.0.0.1:{settings.webhook_sink_port} "
+              f"({settings.data_dir / 'demo-alerts.jsonl'})")
         wait = [] if args.no_dagster else ["--wait-dagster", "300"]
         children.append(_spawn([sys.executable, "-m", "tripl_core.cli", "demo", *wait], env))
 
@@ -91,7 +110,7 @@ def _up(args: argparse.Namespace) -> int:
     failed = False
     try:
         while not stopping:
-            # The API and Dagster must keep running; the demo loader (when asked for) exits when done.
+            # The API and Dagster must keep running; the sink and the demo loader (exits when done) may stop.
             if any(p.poll() is not None for p in children[: 1 if args.no_dagster else 2]):
                 print("a tripl process exited; stopping the others", file=sys.stderr)
                 failed = True
@@ -111,6 +130,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main(args.extra)  # the loader parses its own options (`tripl demo --help`)
 
 
+def _webhook_sink(args: argparse.Namespace) -> int:
+    from tripl_core.demo.sink import main as sink_main
+
+    return sink_main(args.extra)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tripl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,8 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     db_sub.add_parser("upgrade", help="apply all migrations").set_defaults(func=_db_upgrade)
     sub.add_parser("demo", help="create the demo project, warehouse and scans", add_help=False
                    ).set_defaults(func=_demo)
+    sub.add_parser("webhook-sink", help="receive alert webhooks locally (the demo's destination)", add_help=False
+                   ).set_defaults(func=_webhook_sink)
     args, args.extra = parser.parse_known_args(argv)
-    if args.extra and args.command != "demo":
+    if args.extra and args.command not in ("demo", "webhook-sink"):
         parser.error(f"unrecognized arguments: {' '.join(args.extra)}")
     return int(args.func(args) or 0)
 

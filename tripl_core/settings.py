@@ -6,6 +6,7 @@ time through the settings API are layered on top of these in `tripl_core.service
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +47,13 @@ class Settings(BaseSettings):
     # runtime
     host: str = "127.0.0.1"
     port: int = 8000
+    api_workers: int = Field(
+        default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=64,
+        description="uvicorn worker processes of `tripl up` (requests use every core). Default: min(4, CPUs).")
     dagster_port: int = 3000
+    webhook_sink_port: int = Field(
+        8787, ge=1, le=65535,
+        description="Port of `tripl webhook-sink` (127.0.0.1), the local receiver of the demo's alert webhook.")
     log_level: str = "info"
     environment: str = "development"
 

@@ -70,3 +70,17 @@ def test_up_serves_and_stops_cleanly(tmp_path):
     assert not left, f"left running after tripl up stopped: {left}"
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{base}/healthz", timeout=2)
+
+
+def test_api_workers_share_the_connection_budget():
+    from tripl_core.cli import _split_db_pool
+
+    env: dict[str, str] = {}
+    _split_db_pool(env, 4)
+    assert (env["TRIPL_DB_POOL_SIZE"], env["TRIPL_DB_MAX_OVERFLOW"]) == ("5", "5")
+    env = {"TRIPL_DB_POOL_SIZE": "30"}  # explicit settings win
+    _split_db_pool(env, 4)
+    assert env["TRIPL_DB_POOL_SIZE"] == "30" and env["TRIPL_DB_MAX_OVERFLOW"] == "5"
+    env = {}
+    _split_db_pool(env, 1)
+    assert env == {}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
-from tripl_core.demo import warehouse
+from tripl_core.demo import sink, warehouse
 
 WAREHOUSE = "demo_warehouse_test"
 
@@ -19,3 +23,15 @@ def demo_wh_url(pg_server_url: str) -> str:
 def tiny_spec() -> warehouse.DemoSpec:
     """A small warehouse (about 25k rows): enough for shape checks, not for detection."""
     return warehouse.DemoSpec(days=9, scale=0.05, tail_days=1)
+
+
+@pytest.fixture
+def sink_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The real sink on a free port, in a thread: (its URL, the file it appends to)."""
+    path = tmp_path / sink.SINK_FILE
+    server = sink.make_server(0, path)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{sink.SINK_PATH}", path
+    server.shutdown()
+    server.server_close()

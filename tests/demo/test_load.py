@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 
 import pytest
@@ -78,9 +79,11 @@ def _anomalies(owner, event: dict, inc: warehouse.Incident) -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
-def test_every_injected_incident_is_a_finding_in_the_api(db, owner, database_url):
+def test_every_injected_incident_is_a_finding_in_the_api(db, owner, database_url, sink_server):
+    """…and reaches the demo's webhook (the real `tripl webhook-sink`), grouped in the inbox, once."""
+    sink_url, sink_file = sink_server
     spec = warehouse.DemoSpec(days=9, scale=0.4, tail_days=0)
-    demo = load.setup(db, database_url, spec, database=WAREHOUSE)
+    demo = load.setup(db, database_url, spec, database=WAREHOUSE, alerts_url=sink_url)
     demo.configs.pop("error")  # no incident there: skipping it keeps the test shorter
     jobs = load.replay(db, demo, spec, use_dagster=False, include_today=False, progress=lambda _: None)
     assert [j.status.value for j in jobs] == ["succeeded"] * 4, [j.error_message for j in jobs]
@@ -130,4 +133,55 @@ def test_every_injected_incident_is_a_finding_in_the_api(db, owner, database_url
     for line, url in urls:
         r = owner.get(url)
         assert r.status_code == 200, (line, url, r.text)
-    assert "Dagster UI" not in load.where_to_look(db, demo, spec, use_dagster=False)
+    summary = load.where_to_look(db, demo, spec, use_dagster=False)
+    assert "Dagster UI" not in summary
+    assert f"webhook {sink_url}" in summary and f"{P}/alerts/deliveries" in summary and "/alerts/inbox" in summary
+
+    _alerts_reach_the_sink(db, owner, demo, spec, sink_file)
+
+
+def _alerts_reach_the_sink(db, owner, demo, spec, sink_file) -> None:
+    """The demo's catch-up dispatch delivers every alertable incident; the sensor then finds nothing new."""
+    import dagster as dg
+
+    from tripl_pipelines.alerting import alert_dispatch
+
+    report = load.send_alerts(db, demo, spec)
+    assert report.deliveries and report.sent == len(report.deliveries) and report.failed == 0, report
+    received = [json.loads(line)["body"] for line in sink_file.read_text().splitlines()]
+    assert len(received) == len(report.deliveries)
+    items = [i for b in received for i in b["items"]]
+    assert {b["rule"]["name"] for b in received} == {load.ALERT_RULE_NAME}
+    volume = {(i["scope_name"], i["direction"]) for i in items if i["kind"] == "volume"}
+    assert (warehouse.SPIKE_EVENT, "spike") in volume and (warehouse.DROP_EVENT, "drop") in volume, volume
+    schema = {(i["event_type"], (i["extra"] or {}).get("field"), (i["extra"] or {}).get("drift_type"))
+              for i in items if i["kind"] == "schema_drift"}
+    assert schema == {("screen_view", "load_time_ms", "type_mismatch"),
+                      ("ui_interaction", "experiment_variant", "new_field")}, schema
+    assert {(i["extra"] or {}).get("field") for i in items if i["kind"] == "distribution_drift"} \
+        == {"properties.price"}
+    assert {(i["event"], (i["extra"] or {}).get("app_version")) for i in items
+            if i["kind"] == "release_regression"} >= {(warehouse.REGRESSION[1], warehouse.REGRESSION[0])}
+
+    r = owner.get(f"{P}/alerts/deliveries")
+    assert r.status_code == 200, r.text
+    assert sorted(d["status"] for d in r.json()["items"]) == ["sent"] * len(report.deliveries)
+    r = owner.get(f"{P}/alerts/inbox", params={"limit": 200})
+    assert r.status_code == 200, r.text
+    groups = r.json()["items"]
+    # one group per scope × direction (× field for drifts), each item in exactly one of them
+    assert r.json()["total"] == len(groups) == len({
+        (i["kind"], i["scope_ref"], i["direction"], (i["extra"] or {}).get("field"),
+         (i["extra"] or {}).get("drift_type")) for i in items})
+    assert sum(g["item_count"] for g in groups) == len(items)
+    by_scope = {(g["kind"], tuple(g["scope_names"]), g["direction"]) for g in groups}
+    assert ("volume", (warehouse.SPIKE_EVENT,), "spike") in by_scope, by_scope
+    assert ("volume", (warehouse.DROP_EVENT,), "drop") in by_scope, by_scope
+    assert all(g["rule_names"] == [load.ALERT_RULE_NAME] for g in groups)
+
+    instance = dg.DagsterInstance.ephemeral()
+    ctx = dg.build_sensor_context(instance=instance)
+    assert isinstance(alert_dispatch(ctx), dg.SkipReason)
+    assert isinstance(alert_dispatch(dg.build_sensor_context(instance=instance, cursor=ctx.cursor)), dg.SkipReason)
+    assert len(sink_file.read_text().splitlines()) == len(received)  # nothing new sent
+    assert load.send_alerts(db, demo, spec).deliveries == []

@@ -14,6 +14,7 @@ from tripl_core.scanning import runner
 
 SNAPSHOT_TABLES = {
     "metric_points": "scope_type, scope_ref, bucket",
+    "metric_forecasts": "scope_type, scope_ref",
     "breakdown_points": "scope_type, scope_ref, bucket, \"column\", value, is_other",
     "app_version_points": "scope_type, scope_ref, bucket, app_version, is_other",
     "field_observations": "bucket, event_type_value, field",

@@ -27,6 +27,10 @@ def test_replay_detects_every_injected_incident(db, scan, plan):
     found = set(zip(drifts["field_name"], drifts["drift_type"], strict=True))
     assert ("load_time_ms", "type_mismatch") in found, drifts[["field_name", "drift_type", "details"]]
     assert ("experiment_id", "new_field") in found, drifts[["field_name", "drift_type"]]
+    # plain output columns tripl itself uses (event_name_format `{name}`, app_version_column, the event type
+    # and time columns) are infrastructure, never fields of the event type
+    new = {f for f, t in found if t == "new_field"}
+    assert not new & {"name", "app_version", "event_type", "ts"}, new
 
     dist = rows(db, "distribution_drifts", "is_drift")
     assert set(dist["field"]) == {"props.price"} and (pd.to_datetime(dist["window_start"], utc=True)

@@ -56,3 +56,16 @@ def test_scans_honour_the_project_anomaly_settings(db, pg_scan):
     assert replay(db, pg_scan, LAST, LAST + timedelta(days=1)).status.value == "succeeded"
     day = rows(db, "metric_points", "bucket >= :d", d=LAST)
     assert day["z"].isna().all() and not day["is_anomaly"].any()
+
+
+def test_infrastructure_columns_are_the_plain_columns_tripl_reads():
+    """Only plain output columns: a JSON path (`props.app_version`) names a field inside the document."""
+    from tripl_core.scanning.passes import infrastructure_columns
+
+    cfg = SimpleNamespace(time_column="ts", event_type_column="event_type", app_version_column="app_version",
+                          metric_breakdown_columns=["country", "props.platform"],
+                          event_name_format="{screen}.{props.action}:{name}")
+    assert infrastructure_columns(cfg) == {"ts", "event_type", "app_version", "country", "screen", "name"}
+    json_only = SimpleNamespace(time_column="ts", event_type_column=None, app_version_column="props.v",
+                                metric_breakdown_columns=[], event_name_format="{props.name}")
+    assert infrastructure_columns(json_only) == {"ts"}

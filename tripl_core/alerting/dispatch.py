@@ -204,8 +204,12 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
          "delivery_id": delivered_by.get(c.key), "finding_at": c.at, "created_at": now} for c in new])
 
 
-def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID | None = None) -> Report:
-    """Steps 1–2: match new findings and write deliveries (committed per rule). Sends nothing."""
+def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID | None = None,
+                 lookback_hours: float | None = None) -> Report:
+    """Steps 1–2: match new findings and write deliveries (committed per rule). Sends nothing.
+
+    `lookback_hours` overrides `alert_dispatch_lookback_hours` for one catch-up cycle (`tripl demo` sends the
+    incidents of the days it just replayed); the ledger still delivers each finding once."""
     now = now or datetime.now(UTC)
     settings = service_settings.effective(db).as_settings()
     report = Report()
@@ -220,7 +224,8 @@ def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID
     if not rows:
         return report
     project_ids = sorted({r[0].project_id for r in rows})
-    cands = cand_mod.load(db, project_ids, now - timedelta(hours=settings.alert_dispatch_lookback_hours))
+    hours = settings.alert_dispatch_lookback_hours if lookback_hours is None else lookback_hours
+    cands = cand_mod.load(db, project_ids, now - timedelta(hours=hours))
     report.candidates = len(cands)
     state = _State(feedback=inbox.feedback_for(db, project_ids), muted=inbox.muted_incidents(db, project_ids, now))
     db.commit()
@@ -236,12 +241,12 @@ def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID
 
 
 def run(db: Session, now: datetime | None = None, after_write: Callable[[Report], None] | None = None,
-        project_id: uuid.UUID | None = None) -> Report:
+        project_id: uuid.UUID | None = None, lookback_hours: float | None = None) -> Report:
     """One dispatch cycle: write deliveries for new findings, then send everything due.
 
     `after_write` runs between the two steps (tests use it to kill the process right there)."""
     now = now or datetime.now(UTC)
-    report = dispatch_new(db, now, project_id)
+    report = dispatch_new(db, now, project_id, lookback_hours)
     if after_write is not None:
         after_write(report)
     counts = sending.send_due(db, now)

@@ -24,14 +24,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tripl_core import audit
+from tripl_core.alerting import destinations as alert_destinations
+from tripl_core.alerting import dispatch as alert_dispatch
+from tripl_core.alerting import rules as alert_rules
+from tripl_core.db.models.alerting import AlertDestination, AlertRule
 from tripl_core.db.models.auth import User, UserRole
 from tripl_core.db.models.plan import Event, EventType
 from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanState
 from tripl_core.db.models.sources import DataSource, ScanConfig
-from tripl_core.demo import warehouse
+from tripl_core.demo import sink, warehouse
 from tripl_core.demo.plan import DEMO_SLUG, create_demo_project
 from tripl_core.embedded import WAREHOUSE_DB
+from tripl_core.errors import Invalid
 from tripl_core.plan.branching import main_branch
 from tripl_core.scanning import jobs, runner
 from tripl_core.security import hash_password
@@ -39,6 +44,13 @@ from tripl_core.settings import get_settings
 from tripl_core.sources import data_sources, scan_configs
 
 SOURCE_NAME = "Demo warehouse"
+ALERT_DESTINATION_NAME = "Demo webhook"
+ALERT_RULE_NAME = "Demo · every finding"
+# The demo's rule covers every kind of finding its incidents produce.
+ALERT_RULE_BODY: dict[str, Any] = {
+    "name": ALERT_RULE_NAME, "include_project_total": True, "include_event_types": True, "include_events": True,
+    "include_schema_drifts": True, "include_distribution_drifts": True, "include_release_regressions": True,
+}
 DEMO_EMAIL = "demo@tripl.local"
 JOB_TIMEOUT_SECONDS = 3600
 # Per event type: breakdown columns, distribution drift fields, whether rows carry an app version.
@@ -64,6 +76,8 @@ class DemoSetup:
     configs: dict[str, ScanConfig] = field(default_factory=dict)
     rows: int | None = None  # rows generated (None: the warehouse was already up to date)
     credentials: tuple[str, str] | None = None  # (email, password) of a demo owner created on an empty instance
+    alert_destination: AlertDestination | None = None
+    alert_rule: AlertRule | None = None
 
 
 def demo_actor(db: Session) -> tuple[audit.Actor, tuple[str, str] | None]:
@@ -133,8 +147,40 @@ def ensure_configs(db: Session, actor: audit.Actor, project: Project, source: Da
     return out
 
 
-def setup(db: Session, app_url: str, spec: warehouse.DemoSpec, database: str = WAREHOUSE_DB) -> DemoSetup:
-    """Project, warehouse rows, data source and scan configs (everything but the scans)."""
+def ensure_alerts(db: Session, actor: audit.Actor, project: Project,
+                  url: str | None = None) -> tuple[AlertDestination, AlertRule]:
+    """A webhook destination (`url`, by default the local `tripl webhook-sink`) and one rule covering every kind
+    of finding. Found by name, so running the demo again updates the URL instead of adding another."""
+    url = url or sink.sink_url()
+    dest = db.scalar(select(AlertDestination).where(AlertDestination.project_id == project.id,
+                                                    AlertDestination.name == ALERT_DESTINATION_NAME))
+    if dest is None:
+        dest = alert_destinations.create(db, actor, project, {"type": "webhook", "name": ALERT_DESTINATION_NAME,
+                                                              "target_url": url})
+    elif alert_destinations.secret(dest, "target_url") != url:
+        dest = alert_destinations.update(db, actor, dest, {"target_url": url})
+    rule = db.scalar(select(AlertRule).where(AlertRule.destination_id == dest.id,
+                                             AlertRule.name == ALERT_RULE_NAME))
+    if rule is None:
+        rule = alert_rules.create(db, actor, dest, ALERT_RULE_BODY)
+    return dest, rule
+
+
+def send_alerts(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec,
+                now: datetime | None = None) -> alert_dispatch.Report:
+    """One catch-up dispatch of the demo project over the replayed days.
+
+    The sensor only looks `alert_dispatch_lookback_hours` (48 h) back, so that replaying old data pages nobody;
+    the demo's incidents are days old, and it wants them delivered. The ledger makes this safe beside the running
+    sensor: each finding reaches the rule once, whoever dispatches it."""
+    now = now or datetime.now(UTC)
+    hours = max((now - spec.start).total_seconds() / 3600 + 1, 1.0)
+    return alert_dispatch.run(db, now, project_id=demo.project.id, lookback_hours=hours)
+
+
+def setup(db: Session, app_url: str, spec: warehouse.DemoSpec, database: str = WAREHOUSE_DB,
+          alerts_url: str | None = None) -> DemoSetup:
+    """Project, warehouse rows, data source, scan configs and the alert rule (everything but the scans)."""
     actor, credentials = demo_actor(db)
     project = ensure_project(db, actor)
     url = warehouse.ensure_database(app_url, database)
@@ -142,6 +188,7 @@ def setup(db: Session, app_url: str, spec: warehouse.DemoSpec, database: str = W
     rows = warehouse.generate(url, spec) if warehouse.current(url) != wanted else None
     source = ensure_source(db, actor, warehouse.source_params(url))
     result = DemoSetup(project, source, ensure_configs(db, actor, project, source), rows, credentials)
+    result.alert_destination, result.alert_rule = ensure_alerts(db, actor, project, alerts_url)
     return result
 
 
@@ -255,6 +302,14 @@ def where_to_look(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, use_da
         lines.append(f"  Dagster UI      http://{s.host}:{s.dagster_port}/assets")
     if demo.credentials:
         lines.append(f"  log in as {demo.credentials[0]} with password {demo.credentials[1]} (shown once)")
+    if demo.alert_destination is not None:
+        target = alert_destinations.secret(demo.alert_destination, "target_url") or ""
+        lines += [f"Alerts: rule '{ALERT_RULE_NAME}' → webhook {target}",
+                  f"  deliveries      {p}/alerts/deliveries",
+                  f"  inbox           {p}/alerts/inbox"]
+        if target == sink.sink_url():
+            lines.append(f"  received        {sink.sink_file()} (one JSON line per alert; GET {target}); "
+                         "`tripl up --demo` runs the sink, else start `tripl webhook-sink`")
     lines.append("Injected incidents and where their findings are (docs/demo.md):")
     for line, url in incident_urls(db, demo, spec, api):
         lines += [f"  - {line}", f"    {url}"]
@@ -268,6 +323,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wait-dagster", type=float, default=0.0,
                         help="seconds to wait for the Dagster webserver before scanning in-process")
     parser.add_argument("--inprocess", action="store_true", help="scan in this process even if Dagster runs")
+    parser.add_argument("--alerts-url", default=None,
+                        help="webhook URL of the demo's alert rule (default: the local `tripl webhook-sink`)")
     return parser.parse_args(argv)
 
 
@@ -281,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"tripl demo: {exc}", file=sys.stderr)
         return 2
+    if args.alerts_url is not None and not args.alerts_url.startswith(("http://", "https://")):
+        print("tripl demo: --alerts-url must be an http(s) URL", file=sys.stderr)
+        return 2
     from tripl_core.runtime import ensure_database
 
     t0 = time.monotonic()
@@ -288,7 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     with new_session() as db:
         print(f"demo: building the project and the warehouse ({spec.describe()})…")
         try:
-            demo = setup(db, database_url(), spec)
+            demo = setup(db, database_url(), spec, alerts_url=args.alerts_url)
+        except Invalid as exc:  # e.g. an --alerts-url the webhook channel refuses (loc: target_url)
+            print(f"tripl demo: {'.'.join(map(str, exc.loc))}: {exc}", file=sys.stderr)
+            return 2
         except psycopg.Error as exc:  # e.g. a managed server that forbids CREATE DATABASE
             print(f"tripl demo: could not build the demo warehouse database '{WAREHOUSE_DB}': {exc}",
                   file=sys.stderr)
@@ -303,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         failed = [j for j in done if j.status.value != "succeeded"]
         for j in failed:
             print(f"demo: scan job {j.id} {j.status.value}: {j.error_message}", file=sys.stderr)
+        report = send_alerts(db, demo, spec)
+        print(f"demo: alerts: {report.matched} findings newly matched, {len(report.deliveries)} new deliveries, "
+              f"{report.sent} sent, {report.failed} failed (failed sends are retried by the alert sensor)")
         print(where_to_look(db, demo, spec, use_dagster))
         print(f"demo: done in {time.monotonic() - t0:.0f} s at {datetime.now(UTC):%H:%M} UTC")
     return 1 if failed else 0

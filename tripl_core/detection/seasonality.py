@@ -30,6 +30,12 @@ def seasonality_heatmap(counts: pd.Series, anomalies: pd.Series | None = None) -
     volume = np.bincount(cell, weights=values, minlength=168)
     buckets = np.bincount(cell, minlength=168)
     anomalous = np.bincount(cell, weights=flags.astype(float), minlength=168)
+    return heatmap_from_cells(volume, buckets, anomalous)
+
+
+def heatmap_from_cells(volume: np.ndarray, buckets: np.ndarray, anomalous: np.ndarray) -> dict[str, Any]:
+    """The heatmap from per-cell totals (168 each, cell = weekday * 24 + hour): volume, buckets, anomalous buckets.
+    Lets a caller aggregate in SQL (GROUP BY cell) instead of shipping every bucket."""
     cells = [
         {
             "weekday": int(c // 24),

@@ -157,7 +157,9 @@ def config_for_scope(db: Session, project: Project, scope_type: ScopeType, scope
     else:  # project totals of every project share scope_ref NULL: probe each of this project's configs
         newest = (select(MetricPoint.bucket).where(
             MetricPoint.scan_config_id == ScanConfig.id, MetricPoint.scope_type == scope_type,
-            MetricPoint.scope_ref.is_(None)).order_by(MetricPoint.bucket.desc()).limit(1)
+            MetricPoint.scope_ref.is_(None))
+            # scope_ref first (constant): a backward index scan; `bucket DESC` alone sorts the scope's every bucket
+            .order_by(MetricPoint.scope_ref.desc(), MetricPoint.bucket.desc()).limit(1)
             .correlate(ScanConfig).scalar_subquery())
         row = db.execute(select(ScanConfig, newest.label("newest")).where(
             ScanConfig.project_id == project.id).order_by(newest.desc().nulls_last(), ScanConfig.created_at)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from tripl_core.db.models.metrics import BreakdownPoint, MetricPoint, ScopeType
 from tripl_core.db.models.projects import Project
 from tripl_core.detection.movers import expected_by_value, top_movers
-from tripl_core.detection.seasonality import seasonality_heatmap
+from tripl_core.detection.seasonality import heatmap_from_cells
 from tripl_core.errors import Invalid
 from tripl_core.findings import common
 from tripl_core.findings.series import epoch, scope_filter
@@ -95,15 +95,21 @@ def heatmap(db: Session, project: Project, scan_config_id: uuid.UUID, scope_type
     cfg = common.named_config(db, project, scan_config_id)
     st, ref = common.parse_scope(scope_type, scope_ref)
     win = common.window(common.interval_of(cfg).delta, time_from, time_to, default=HEATMAP_WINDOW)
-    rows = db.execute(select(epoch(MetricPoint.bucket), MetricPoint.count, MetricPoint.is_anomaly).where(
+    # Aggregated in SQL over the covering scope index (168 rows back instead of every bucket of the window).
+    # The cell comes from the epoch (1970-01-01 was a Thursday, weekday 3), independent of the session zone.
+    e = epoch(MetricPoint.bucket)
+    cell = ((e // 86400 + 3) % 7) * 24 + (e % 86400) // 3600
+    rows = db.execute(select(cell, func.sum(MetricPoint.count), func.count(),
+                             func.count().filter(MetricPoint.is_anomaly)).where(
         MetricPoint.scan_config_id == cfg.id, scope_filter(st, ref), MetricPoint.bucket >= win.start,
-        MetricPoint.bucket < win.end)).all()
-    n = len(rows)
-    index = pd.to_datetime(np.fromiter((r[0] for r in rows), dtype=np.int64, count=n), unit="s", utc=True)
-    counts = pd.Series(np.fromiter((r[1] for r in rows), dtype=np.float64, count=n), index=index)
-    flags = pd.Series(np.fromiter((bool(r[2]) for r in rows), dtype=bool, count=n), index=index)
-    result = seasonality_heatmap(counts, flags)
-    return {**_scope_head(cfg.id, st, ref), **result}
+        MetricPoint.bucket < win.end).group_by(cell)).all()
+    volume, buckets, anomalous = np.zeros(168), np.zeros(168, dtype=np.int64), np.zeros(168)
+    if rows:
+        at = np.array([int(r[0]) for r in rows], dtype=np.intp)  # ≤ 168 cells, not buckets
+        volume[at] = [float(r[1]) for r in rows]
+        buckets[at] = [int(r[2]) for r in rows]
+        anomalous[at] = [float(r[3]) for r in rows]
+    return {**_scope_head(cfg.id, st, ref), **heatmap_from_cells(volume, buckets, anomalous)}
 
 
 def _zero_filled(grid: pd.DatetimeIndex, rows: list[Any]) -> list[dict[str, Any]]:

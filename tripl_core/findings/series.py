@@ -4,9 +4,10 @@ scans in `metric_points`, on the scan config's bucket grid.
 Every bucket of the window is a point: buckets without a stored row count zero (a GROUP BY over raw events has
 no row for a silent bucket), except buckets after the config's watermark, which are not scanned yet and are left
 out. `forecast` is the band of the next FORECAST_HORIZON buckets after the newest stored one, given only when the
-window reaches it: the open signal's forecast when there is one (what the scan computed), else
-`tripl_core.detection.volume.forecast` over the stored history (up to HISTORY_DAYS, the span the detector's
-verdicts depend on).
+window reaches it: the open signal's forecast when there is one (what the scan computed), else the band the scan
+stored for the scope (`metric_forecasts`, see tripl_core.scanning.forecasts) while it still follows the newest
+bucket under the current settings, else `tripl_core.detection.volume.forecast` over the stored history (up to
+HISTORY_DAYS, the span the detector's verdicts depend on; configs scanned before bands were stored), memoised.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from tripl_core.db.models.findings import AnomalySignal
-from tripl_core.db.models.metrics import MetricPoint, ScopeType
+from tripl_core.db.models.metrics import MetricForecast, MetricPoint, ScopeType
 from tripl_core.db.models.plan import Event
 from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ProjectAnomalySettings, ScanState
@@ -46,10 +47,9 @@ from tripl_core.findings import common
 from tripl_core.findings.signals import signal_dict
 from tripl_core.plan.common import PlanScope
 from tripl_core.plan.event_queries import EventFilters, conditions
+from tripl_core.scanning.forecasts import FORECAST_HORIZON, history_buckets
 from tripl_core.scanning.settings import anomaly_settings
 
-FORECAST_HORIZON = 12
-HISTORY_DAYS = 28
 _COLS = ("count", "expected", "lower", "upper", "z", "is_anomaly", "direction")
 
 
@@ -59,21 +59,37 @@ def scope_filter(scope_type: ScopeType, scope_ref: uuid.UUID | None) -> ColumnEl
     return and_(MetricPoint.scope_type == scope_type, ref)
 
 
+def newest_first() -> tuple[Any, ...]:
+    """ORDER BY for "the scope's newest bucket" that a backward scan of the scope index satisfies even for
+    project_total: with `scope_ref IS NULL` (not an equality to PostgreSQL's planner) ORDER BY bucket DESC alone
+    sorts every bucket of the scope (8,640 rows at 90 days); ordering by scope_ref first (constant here) matches
+    the index order and stops at the first row."""
+    return MetricPoint.scope_ref.desc(), MetricPoint.bucket.desc()
+
+
 def epoch(column: Any) -> Any:
     """Bucket as integer seconds: cheaper to fetch and place on the grid than datetime objects."""
     return cast(func.extract("epoch", column), BigInteger)
 
 
 def _meta(db: Session, project: Project, cfg: ScanConfig, scope: tuple[ScopeType, uuid.UUID | None]) -> Any:
-    """One round trip: the config's watermark and last job, the scope's newest bucket, the settings' version."""
+    """One round trip: the config's watermark and last job, the scope's newest bucket, the settings' version, and
+    the band the scan stored for the scope if it still follows that bucket under those settings."""
+    keys = select(
+        select(MetricPoint.bucket).where(scope_filter(*scope), MetricPoint.scan_config_id == cfg.id)
+        .order_by(*newest_first()).limit(1).scalar_subquery().label("newest"),
+        select(ProjectAnomalySettings.updated_at).where(ProjectAnomalySettings.project_id == project.id)
+        .scalar_subquery().label("settings_at")).subquery()  # computed once, used twice
+    ref = MetricForecast.scope_ref.is_(None) if scope[1] is None else MetricForecast.scope_ref == scope[1]
+    stored = select(MetricForecast.points).where(
+        MetricForecast.scan_config_id == cfg.id, MetricForecast.scope_type == scope[0], ref,
+        MetricForecast.last_bucket == keys.c.newest,
+        MetricForecast.settings_at.is_not_distinct_from(keys.c.settings_at))
     return db.execute(select(
         select(ScanState.watermark).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
         select(ScanState.last_job_id).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
-        select(MetricPoint.bucket).where(scope_filter(*scope), MetricPoint.scan_config_id == cfg.id)
-        .order_by(MetricPoint.bucket.desc()).limit(1).scalar_subquery(),
-        select(ProjectAnomalySettings.updated_at).where(ProjectAnomalySettings.project_id == project.id)
-        .scalar_subquery(),
-    )).one()
+        keys.c.newest, keys.c.settings_at, stored.scalar_subquery(),
+    ).select_from(keys)).one()
 
 
 def _size(mark: datetime | None, win: common.Window) -> int:
@@ -84,18 +100,29 @@ def _size(mark: datetime | None, win: common.Window) -> int:
     return n
 
 
+_KEYS = ("bucket", *_COLS)
+
+
 def _points(rows: list[Any], win: common.Window, n: int) -> list[dict[str, Any]]:
     """Zero-filled points: stored rows (epoch, count, expected, lower, upper, z, is_anomaly, direction) placed on
-    the grid by integer arithmetic."""
+    the grid by integer arithmetic, column by column in numpy; the only per-point work is building the dicts."""
     start, step = int(win.start.timestamp()), int(win.step.total_seconds())
-    points = [{"bucket": datetime.fromtimestamp(start + i * step, UTC), "count": 0, "expected": None,
-               "lower": None, "upper": None, "z": None, "is_anomaly": False, "direction": None} for i in range(n)]
-    for e, count, expected, lower, upper, z, anomaly, direction in rows:
-        i = (int(e) - start) // step
-        if 0 <= i < n:
-            points[i].update(count=int(count), expected=expected, lower=lower, upper=upper, z=z,
-                             is_anomaly=bool(anomaly), direction=direction)
-    return points
+    buckets = pd.date_range(win.start, periods=n, freq=win.step).to_pydatetime().tolist()
+    count = np.zeros(n, dtype=np.int64)
+    anomaly = np.zeros(n, dtype=bool)
+    others = [np.full(n, None, dtype=object) for _ in range(5)]  # expected, lower, upper, z, direction
+    if rows and n:
+        e, c, expected, lower, upper, z, flags, direction = zip(*rows, strict=True)
+        i = (np.fromiter(e, dtype=np.int64, count=len(e)) - start) // step
+        ok = (i >= 0) & (i < n)
+        at = i[ok]
+        count[at] = np.asarray(c, dtype=object)[ok].astype(np.int64)
+        anomaly[at] = np.asarray(flags, dtype=object)[ok].astype(bool)
+        for out, values in zip(others, (expected, lower, upper, z, direction), strict=True):
+            out[at] = np.asarray(values, dtype=object)[ok]
+    ex, lo, up, zz, dr = (o.tolist() for o in others)
+    return [dict(zip(_KEYS, p, strict=True)) for p in zip(buckets, count.tolist(), ex, lo, up, zz,
+                                                          anomaly.tolist(), dr, strict=True)]
 
 
 def _latest_signal(db: Session, cfg: ScanConfig, scope_type: ScopeType,
@@ -134,14 +161,15 @@ def _forecast_plan(db: Session, project: Project, cfg: ScanConfig, scope: tuple[
         return [], None  # the window ends inside the stored data: nothing to forecast there
     if signal is not None and signal.status == "open" and signal.forecast:
         return list(signal.forecast), None
+    if meta[4] is not None:  # what the scan that wrote the newest bucket computed, under the current settings
+        return meta[4], None
     version = (cfg.id, *scope, last, meta[1], meta[3])  # a new scan or new settings change the band
     with _LOCK:
         if version in _CACHE:
             _CACHE.move_to_end(version)
             return _CACHE[version], None
     settings = anomaly_settings(db, project.id).volume
-    history = min(settings.baseline_window_buckets, int(timedelta(days=HISTORY_DAYS) / win.step))
-    return None, (version, last - win.step * (history - 1), settings)
+    return None, (version, last - win.step * (history_buckets(settings, win.step) - 1), settings)
 
 
 def _forecast(rows: list[Any], win: common.Window, last: datetime, todo: tuple[Any, ...]) -> list[dict[str, Any]]:

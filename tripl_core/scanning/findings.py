@@ -26,7 +26,7 @@ from tripl_core.db.models.findings import (
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.detection import schema as schema_detect
 from tripl_core.detection.distribution import DriftThresholds, compare_histograms
-from tripl_core.scanning import store
+from tripl_core.scanning import passes, store
 from tripl_core.scanning.planmap import PlanIndex
 
 DRIFT_BASELINE_DAYS = 7
@@ -67,6 +67,7 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
                         "AND bucket < :b AND event_type_id IS NOT NULL GROUP BY event_type_id",
                     {"c": cfg.id, "a": start, "b": end})
     probed = {c["name"]: str(c.get("type", "")) for c in (cfg.probed_columns or [])}
+    infra = passes.infrastructure_columns(cfg)  # also drops those kept by stages of earlier scans
     n = 0
     for _, t in totals.iterrows():  # per event type (a handful), not per row
         tid, total = t["event_type_id"], int(t["rows"])
@@ -89,6 +90,8 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
             for field, r in agg.iterrows():
                 if field not in names and any(field.startswith(d + ".") for d in names):
                     continue  # a key inside a declared JSON field
+                if field not in names and field in infra:
+                    continue  # a plain column tripl reads (name format, version, breakdown…): not a field
                 present = int(min(r["present"], total))
                 # a JSON path's null flag is set for missing keys too (see SqlBuilder.presence), and classify adds
                 # the missing rows (total − present) itself: count only the present-but-null rows here. Plain

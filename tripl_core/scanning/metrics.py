@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.detection.volume import score_frame
-from tripl_core.scanning import store
+from tripl_core.scanning import forecasts, store
 from tripl_core.scanning.passes import FieldPlan
 from tripl_core.scanning.planmap import PlanIndex, map_pairs
 from tripl_core.scanning.settings import AnomalySettings
@@ -118,8 +118,9 @@ def _field_observations(frames: dict[str, pd.DataFrame], cfg: ScanConfig, plan: 
 
 
 def _score(db: Session, cfg: ScanConfig, settings: AnomalySettings, start: datetime, end: datetime,
-           scoped: pd.DataFrame) -> tuple[pd.DataFrame, datetime]:
-    """Counts of [start, end) plus stored history and later buckets → rows to write for [start, rewrite_end)."""
+           scoped: pd.DataFrame) -> tuple[pd.DataFrame, datetime, pd.DataFrame, pd.DataFrame]:
+    """Counts of [start, end) plus stored history and later buckets → rows to write for [start, rewrite_end),
+    with the scored counts (grid × scope) and the stored rows read, which the stored forecasts are made from."""
     step = ScanInterval(cfg.interval).delta
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     history = settings.volume.baseline_window_buckets + settings.volume.min_history_buckets
@@ -135,7 +136,7 @@ def _score(db: Session, cfg: ScanConfig, settings: AnomalySettings, start: datet
     if len(stored) and (stored["bucket"] >= end).any():
         rewrite_end = max(end, stored.loc[stored["bucket"] >= end, "bucket"].max().to_pydatetime() + step)
     if allrows.empty:
-        return pd.DataFrame(columns=["scope_type", "scope_ref", "bucket", "count"]), rewrite_end
+        return pd.DataFrame(columns=["scope_type", "scope_ref", "bucket", "count"]), rewrite_end, pd.DataFrame(), stored
     allrows["scope_ref"] = allrows["scope_ref"].map(lambda v: "" if v is None or v != v else str(v))
     wide = allrows.pivot_table(index="bucket", columns=["scope_type", "scope_ref"], values="count",
                                aggfunc="sum", fill_value=0)
@@ -160,7 +161,7 @@ def _score(db: Session, cfg: ScanConfig, settings: AnomalySettings, start: datet
                                  None)
     long["count"] = long["count"].round().astype("int64")
     long["scope_ref"] = long["scope_ref"].map(lambda v: v or None)
-    return long, rewrite_end
+    return long, rewrite_end, wide, stored
 
 
 def write_metrics(db: Session, cfg: ScanConfig, start: datetime, end: datetime, frames: dict[str, pd.DataFrame],
@@ -177,11 +178,14 @@ def write_metrics(db: Session, cfg: ScanConfig, start: datetime, end: datetime, 
         store.copy_frame(db, "observed_names", names[["scan_config_id", "bucket", "event_type_value", "event_name",
                                                       "event_type_id", "event_id", "count"]])
     scoped = _scoped(counts, [])
-    points, rewrite_end = _score(db, cfg, settings, start, end, scoped)
+    points, rewrite_end, wide, stored = _score(db, cfg, settings, start, end, scoped)
     store.delete_range(db, "metric_points", cfg.id, start, rewrite_end)
     n_points = store.copy_frame(db, "metric_points", points.assign(scan_config_id=cfg.id)[
         ["scan_config_id", "scope_type", "scope_ref", "bucket", "count", "expected", "lower", "upper", "z",
          "is_anomaly", "direction"]]) if len(points) else 0
+    if n_points:
+        forecasts.store_forecasts(db, cfg, settings, wide, stored, start.astimezone(UTC),
+                                  ScanInterval(cfg.interval).delta)
 
     br = _attach(frames["breakdowns"], mapping)
     if len(br):

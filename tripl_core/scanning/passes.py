@@ -89,8 +89,33 @@ def field_plan(cfg: ScanConfig, plan: PlanIndex) -> FieldPlan:
                 continue
             if ref not in refs:
                 refs.append(ref)
+    declared = {fd.name for tid in type_ids for fd in plan.fields.get(tid, [])}
     skip = {c for c in (cfg.time_column, cfg.event_type_column) if c} | set(json_cols)
+    skip |= infrastructure_columns(cfg) - declared  # a plain column the plan declares stays a field
     return FieldPlan(refs, json_cols, skip)
+
+
+def infrastructure_columns(cfg: ScanConfig) -> set[str]:
+    """Plain (non-JSON) output columns tripl itself reads: the columns of `event_name_format`, the event type,
+    time and app version columns and the breakdowns. They describe the row, not the event, so they are never
+    reported as `new_field` drifts (JSON paths are left alone: a key inside a JSON column is a field)."""
+    refs: list[str] = [c for c in (cfg.time_column, cfg.event_type_column, cfg.app_version_column) if c]
+    refs += list(cfg.metric_breakdown_columns or [])
+    out: set[str] = set()
+    for ref in refs:
+        try:
+            parsed = parse_field_ref(ref, "column")
+        except Exception:  # noqa: BLE001 — an unparsable ref is not a column of the output
+            continue
+        if not parsed.is_json:
+            out.add(parsed.column)
+    if cfg.event_name_format:
+        try:
+            parts = parse_name_format(cfg.event_name_format)
+        except Exception:  # noqa: BLE001 — a bad format is reported by verification, not here
+            parts = []
+        out |= {p.column for p in parts if not isinstance(p, str) and not p.is_json}
+    return out
 
 
 def variable_refs(plan: PlanIndex, fp: FieldPlan, cfg: ScanConfig) -> dict[str, uuid.UUID]:
@@ -121,9 +146,14 @@ def chunks(start: datetime, end: datetime, cfg: ScanConfig) -> list[tuple[dateti
 
 
 def _sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime,
-                  limit: int, fp: FieldPlan) -> BuiltQuery:
+                  limit: int, fp: FieldPlan, fraction: float | None = None) -> BuiltQuery:
     """Up to `limit` rows of the chunk, chosen by a hash of their content: spread over the chunk like a random
-    sample, but the same rows every time, so re-scanning a window gives identical observations."""
+    sample, but the same rows every time, so re-scanning a window gives identical observations.
+
+    With `fraction` (about 2 × limit / rows of the chunk), rows whose hash is above the matching quantile are
+    dropped while the engine scans, so only ~2 × limit rows are sorted instead of the whole window; the k smallest
+    hashes pass that filter, so the rows returned are the same (`read_window` re-runs without it in the
+    unlikely case that fewer than `limit` rows passed)."""
     sql = adapter.sql
     params: dict = {}
     types: dict = {}
@@ -133,13 +163,38 @@ def _sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, e
     tree = exp.select(exp.Star(), sql.time_bucket(col(cfg.time_column), ScanInterval(cfg.interval)).as_("__bucket"),
                       etype.as_("__event_type"), ename.as_("__event_name")).from_(sql.source(cfg.base_query))
     cond = sql.window_filter(cfg.time_column, start, end, params, types)
+    parts = [c for c in dict.fromkeys([cfg.time_column, cfg.event_type_column, *fp.json_columns]) if c]
+    if fraction is not None and fraction < 1:
+        pre = sql.sample_prefilter(cfg.time_column, parts, fraction)
+        if pre is not None:
+            cond = pre if cond is None else exp.and_(cond, pre)
     if cond is not None:
         tree = tree.where(cond)
-    parts = [cfg.time_column, cfg.event_type_column, *fp.json_columns]
-    text_parts = [exp.Coalesce(this=sql.as_text(col(c)), expressions=[lit("")]) for c in dict.fromkeys(parts) if c]
-    digest = exp.MD5(this=exp.Concat(expressions=text_parts, safe=False) if len(text_parts) > 1 else text_parts[0])
-    tree = tree.order_by(digest).limit(lit(int(limit)))
+    tree = tree.order_by(*sql.sample_keys(cfg.time_column, parts)).limit(lit(int(limit)))
     return BuiltQuery(sql.render(tree), params, types, max_rows=limit)
+
+
+def _read_sample(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime, limit: int,
+                 fp: FieldPlan, rows: int | None = None) -> pd.DataFrame:
+    """The chunk's sample, pre-filtered by hash with the chunk's row count: known from the aggregate, or (before
+    the first aggregate of a config) counted here, which costs far less than sorting every row of the chunk."""
+    probe = adapter.sql.sample_prefilter(cfg.time_column, [cfg.time_column], 0.5)
+    if rows is None and probe is not None:
+        params: dict = {}
+        types: dict = {}
+        tree = exp.select(exp.Count(this=exp.Star()).as_("n")).from_(adapter.sql.source(cfg.base_query))
+        cond = adapter.sql.window_filter(cfg.time_column, start, end, params, types)
+        if cond is not None:
+            tree = tree.where(cond)
+        counted = adapter.query_df(BuiltQuery(adapter.sql.render(tree), params, types, max_rows=1))
+        rows = int(counted["n"].iloc[0]) if len(counted) else None
+    if rows == 0:
+        return pd.DataFrame()
+    fraction = None if rows is None else (2 * limit + 100) / rows
+    samples = adapter.query_df(_sample_query(adapter, cfg, start, end, limit, fp, fraction))
+    if fraction is not None and fraction < 1 and len(samples) < min(limit, rows or 0):
+        samples = adapter.query_df(_sample_query(adapter, cfg, start, end, limit, fp))
+    return samples
 
 
 def _utc(series: pd.Series) -> pd.Series:
@@ -238,6 +293,15 @@ def profile_samples(samples: pd.DataFrame, fp: FieldPlan, plan: PlanIndex,
              .agg(lambda t: t.value_counts().index[0]).reset_index()
              .rename(columns={"__event_type": "event_type", "__event_name": "event_name"}))
     return stats[sample_cols], names
+
+
+def _edges_frozen(db: Session, cfg: ScanConfig) -> bool:
+    """Whether every distribution drift field already has its bins (then the sample no longer decides them)."""
+    fields = cfg.distribution_drift_fields or []
+    if not fields:
+        return True
+    current = db.execute(select(ScanState.histogram_edges).where(ScanState.scan_config_id == cfg.id)).first()
+    return current is not None and all(f in (current[0] or {}) for f in fields)
 
 
 def _decide_histograms(db: Session, cfg: ScanConfig, samples: pd.DataFrame) -> dict[str, dict]:
@@ -343,8 +407,12 @@ def read_window(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
     per_chunk = max(1, math.ceil((cfg.scan_row_limit or DEFAULT_SAMPLE_ROWS) / max(1, len(windows))))
     try:
         for c_start, c_end in windows:
-            samples = adapter.query_df(_sample_query(adapter, cfg, c_start, c_end, per_chunk, fp))
-            hist = _decide_histograms(db, cfg, samples)
+            # The first scans of a config sample before aggregating: their sample sets the histogram bins the
+            # aggregate uses. Afterwards the aggregate runs first and its row count lets the sample skip sorting
+            # the whole chunk (see `_sample_query`).
+            early = not _edges_frozen(db, cfg)
+            samples = _read_sample(adapter, cfg, c_start, c_end, per_chunk, fp) if early else None
+            hist = _decide_histograms(db, cfg, samples if samples is not None else pd.DataFrame())
             numeric = {f: h["edges"] for f, h in hist.items() if h.get("kind") == "numeric" and h.get("edges")}
             categorical = [f for f, h in hist.items() if h.get("kind") == "categorical"]
             spec = AggregateSpec(
@@ -358,6 +426,9 @@ def read_window(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
                 max_rows=cfg.metrics_row_limit)
             agg = _aggregate_for(adapter, spec)
             res = agg.split(adapter.query_df(agg.query))
+            if samples is None:
+                samples = _read_sample(adapter, cfg, c_start, c_end, per_chunk, fp,
+                                       rows=int(res.counts["count"].sum()))
             br = res.breakdowns
             cat_labels = {parse_field_ref(f, "distribution_drift_fields").label for f in categorical}
             conf_labels = {parse_field_ref(f, "metric_breakdown_columns").label

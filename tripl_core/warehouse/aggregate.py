@@ -8,11 +8,17 @@ Per time bucket × event-type value × event name the pass computes, reading the
 - `fields`      — per observed field: rows, present, nulls, and for JSON paths the observed JSON types;
 - `histograms`  — per numeric field: rows per bin of fixed edges (for distribution drift).
 
-SQL shape: `__rows` projects bucket/type/name, one text "dimension" per breakdown, app version and histogram
-field, and 0/1 field flags; `__agg` groups it by GROUPING SETS (the base key, then base key + each dimension) so
-the engine scans once; a final stage ranks each dimension's values over the whole chunk (window functions on the
-already aggregated rows) and folds values past top-K into one `is_other` row. `AggregateQuery.split()` turns
-the single long result into the frames above with vectorised pandas.
+SQL shape (two levels, the default): `__proj` projects bucket/type/name, one text "dimension" per breakdown, app
+version and histogram field, and one value per field (its JSON type, or a column's null flag); `__pre` is a plain
+GROUP BY over all of them with COUNT(*) — each per-row expression is evaluated once, the engine may hash and
+parallelise it, and it leaves a few thousand rows; `__agg` groups `__pre` by GROUPING SETS (the base key, then base
+key + each dimension; PostgreSQL: UNION ALL of plain GROUP BYs, `SqlBuilder.union_grouping_sets`) turning type
+counts into present / nulls / type_* sums. When key × all dimensions could blow up (more than
+`PREFOLD_MAX_OPEN_DIMS` unbounded dimensions or `PREFOLD_MAX_FIELDS` fields) the one-level shape is kept: `__rows`
+with 0/1 field flags grouped by GROUPING SETS directly. Both shapes give the same frames. A final stage ranks each
+dimension's values over the whole chunk (window functions on the already aggregated rows) and folds values past
+top-K into one `is_other` row. `AggregateQuery.split()` turns the single long result into the frames above with
+vectorised pandas. Dialect planner settings for the statement ride in `BuiltQuery.settings`.
 
 Usage (pipelines)::
 
@@ -71,6 +77,7 @@ class AggregateSpec:
     fields: list[str] = field(default_factory=list)
     histograms: dict[str, list[float]] = field(default_factory=dict)
     max_rows: int | None = None
+    prefold: bool | None = None  # two-level plan (see PREFOLD_*): None decides by the guard, True/False forces it
 
 
 @dataclass(frozen=True)
@@ -136,13 +143,26 @@ class AggregateQuery:
         return AggregateResult(counts, breakdowns, app_versions, fields, histograms)
 
 
+# Guard of the two-level plan: the pre-aggregation groups by the key × every dimension × every field's type, so
+# its size grows with the product of their cardinalities. Histogram bins and JSON types are bounded (≤ 12, ≤ 7
+# values); breakdown and app-version values are not, so past these counts the pass keeps the one-level shape.
+PREFOLD_MAX_OPEN_DIMS = 4
+PREFOLD_MAX_FIELDS = 24
+
+
+def _use_prefold(spec: AggregateSpec, open_dims: int, n_fields: int) -> bool:
+    if spec.prefold is not None:
+        return spec.prefold
+    return open_dims <= PREFOLD_MAX_OPEN_DIMS and n_fields <= PREFOLD_MAX_FIELDS
+
+
 def build_aggregate(sql: SqlBuilder, spec: AggregateSpec) -> AggregateQuery:
     """Build the one-pass statement for `spec` in `sql`'s dialect (see the module docstring)."""
     params: dict[str, Any] = {}
     types: dict[str, str] = {}
     text = sql.as_text
 
-    # __rows: one projection per key, dimension and field flag
+    # __rows / __proj: one projection per key, dimension and field
     etype = text(col(spec.event_type_column)) if spec.event_type_column else text(exp.Null())
     ename = (text(sql.name_expr(parse_name_format(spec.event_name_format)))
              if spec.event_name_format else text(exp.Null()))
@@ -157,42 +177,90 @@ def build_aggregate(sql: SqlBuilder, spec: AggregateSpec) -> AggregateQuery:
         ref = parse_field_ref(spec.app_version_column, "app_version_column")
         rows.append(text(sql.field_expr(ref)).as_(f"__d{len(dims)}"))
         dims.append(_Dim("app_version", ref.label, max(1, spec.app_version_top_k)))
+    open_dims = len(dims)
     for ref_s, edges in spec.histograms.items():
         ref = parse_field_ref(ref_s, "distribution_drift_fields")
         rows.append(text(sql.bin_index(sql.as_float(ref), sorted(float(e) for e in edges))).as_(f"__d{len(dims)}"))
         dims.append(_Dim("histogram", ref.label, None))
     refs = [parse_field_ref(f, "json_value_paths") for f in spec.fields]
+    prefold = _use_prefold(spec, open_dims, len(refs))
     for j, ref in enumerate(refs):
         present, null, typ = sql.presence(ref)
-        rows += [present.as_(f"__p{j}_r"), null.as_(f"__n{j}_r")]
-        if typ is not None:
-            rows.append(typ.as_(f"__t{j}_r"))
+        if prefold:
+            # one per-row value per field (its JSON type, or the column's null flag): the pre-aggregation
+            # groups by it, so every JSON expression is evaluated once per row and counted, not summed
+            rows.append((typ if typ is not None else null).as_(f"__f{j}"))
+        else:
+            rows += [present.as_(f"__p{j}_r"), null.as_(f"__n{j}_r")]
+            if typ is not None:
+                rows.append(typ.as_(f"__t{j}_r"))
     inner = exp.select(*rows).from_(sql.source(spec.base_query))
     cond = sql.window_filter(spec.time_column, spec.start, spec.end, params, types)
     if cond is not None:
         inner = inner.where(cond)
 
-    # __agg: GROUPING SETS over the base key and base key + each dimension
     key = [ident("__bucket"), ident("__event_type"), ident("__event_name")]
     dim_ids = [ident(f"__d{i}") for i in range(len(dims))]
+    # Each stage gets its own column names: ClickHouse resolves a SELECT alias before a same-named column.
+    measures: list[exp.Expression]
+    if prefold:
+        # __pre: a plain GROUP BY (parallel and hashed where the engine can) over key × all dimensions × field
+        # types; the GROUPING SETS below then run over its few rows instead of over the raw rows.
+        fvals = [ident(f"__f{j}") for j in range(len(refs))]
+        pre_cols = [*key, *dim_ids, *fvals]
+        pre = exp.select(*[c.copy() for c in pre_cols], exp.Count(this=exp.Star()).as_("__n")).from_("__proj")
+        pre = pre.group_by(*[c.copy() for c in pre_cols])
+        n = ident("__n")
+
+        def counted(cond: exp.Expression) -> exp.Expression:
+            return exp.Sum(this=case([(cond, n.copy())], lit(0)))
+
+        measures = [exp.Sum(this=n.copy()).as_("__count_a")]
+        for j, ref in enumerate(refs):
+            f = fvals[j]
+            if ref.is_json:
+                measures += [counted(exp.NEQ(this=f.copy(), expression=lit("missing"))).as_(f"__p{j}_a"),
+                             counted(exp.In(this=f.copy(), expressions=[lit("missing"), lit("null")]))
+                             .as_(f"__n{j}_a")]
+                measures += [counted(exp.EQ(this=f.copy(), expression=lit(t))).as_(f"__t{j}_{t}_a")
+                             for t in JSON_TYPES]
+            else:
+                measures += [exp.Sum(this=n.copy()).as_(f"__p{j}_a"),
+                             counted(exp.EQ(this=f.copy(), expression=lit(1))).as_(f"__n{j}_a")]
+        agg_from = "__pre"
+    else:
+        measures = [exp.Count(this=exp.Star()).as_("__count_a")]
+        for j, ref in enumerate(refs):
+            measures += [exp.Sum(this=ident(f"__p{j}_r")).as_(f"__p{j}_a"),
+                         exp.Sum(this=ident(f"__n{j}_r")).as_(f"__n{j}_a")]
+            if ref.is_json:
+                measures += [exp.Sum(this=case([(exp.EQ(this=ident(f"__t{j}_r"), expression=lit(t)), lit(1))],
+                                               lit(0))).as_(f"__t{j}_{t}_a") for t in JSON_TYPES]
+        agg_from = "__rows"
+
+    # __agg: GROUPING SETS over the base key and base key + each dimension
     set_expr = case([(exp.EQ(this=func("GROUPING", d.copy()), expression=lit(0)), lit(i + 1))
                      for i, d in enumerate(dim_ids)], lit(0)) if dims else lit(0)
     dim_expr = case([(exp.EQ(this=func("GROUPING", d.copy()), expression=lit(0)), d.copy())
                      for d in dim_ids]) if dims else text(exp.Null())
-    # Each stage gets its own column names: ClickHouse resolves a SELECT alias before a same-named column.
-    measures: list[exp.Expression] = [exp.Count(this=exp.Star()).as_("__count_a")]
-    for j, ref in enumerate(refs):
-        measures += [exp.Sum(this=ident(f"__p{j}_r")).as_(f"__p{j}_a"),
-                     exp.Sum(this=ident(f"__n{j}_r")).as_(f"__n{j}_a")]
-        if ref.is_json:
-            measures += [exp.Sum(this=case([(exp.EQ(this=ident(f"__t{j}_r"), expression=lit(t)), lit(1))], lit(0)))
-                         .as_(f"__t{j}_{t}_a") for t in JSON_TYPES]
-    agg = exp.select(*[k.copy() for k in key], set_expr.as_("__set"), dim_expr.as_("__dim"), *measures).from_(
-        "__rows")
-    sets: list[exp.Expression] = [exp.Tuple(expressions=[k.copy() for k in key])]
-    sets += [exp.Tuple(expressions=[*[k.copy() for k in key], d.copy()]) for d in dim_ids]
-    agg.set("group", exp.Group(expressions=[exp.GroupingSets(expressions=sets)]) if dims else
-            exp.Group(expressions=[k.copy() for k in key]))
+    agg: exp.Query
+    if prefold and sql.union_grouping_sets:
+        # one plain GROUP BY per set over the (materialised, small) pre-aggregate, see `union_grouping_sets`
+        branches = [exp.select(*[k.copy() for k in key], lit(i).as_("__set"),
+                               (d.copy() if d is not None else text(exp.Null())).as_("__dim"),
+                               *[m.copy() for m in measures]).from_(agg_from)
+                    .group_by(*[k.copy() for k in key], *([d.copy()] if d is not None else []))
+                    for i, d in enumerate([None, *dim_ids])]
+        agg = branches[0]
+        for b in branches[1:]:
+            agg = exp.union(agg, b, distinct=False)
+    else:
+        agg = exp.select(*[k.copy() for k in key], set_expr.as_("__set"), dim_expr.as_("__dim"),
+                         *measures).from_(agg_from)
+        sets: list[exp.Expression] = [exp.Tuple(expressions=[k.copy() for k in key])]
+        sets += [exp.Tuple(expressions=[*[k.copy() for k in key], d.copy()]) for d in dim_ids]
+        agg.set("group", exp.Group(expressions=[exp.GroupingSets(expressions=sets)]) if dims else
+                exp.Group(expressions=[k.copy() for k in key]))
 
     agg_names = [m.alias for m in measures]
     carried = [ident(n) for n in ("__bucket", "__event_type", "__event_name", "__set", *agg_names)]
@@ -213,6 +281,8 @@ def build_aggregate(sql: SqlBuilder, spec: AggregateSpec) -> AggregateQuery:
                         *[exp.Sum(this=ident(n)).as_(n[:-2]) for n in agg_names])
              .from_("__folded")
              .group_by(*[k.copy() for k in key], ident("__set"), ident("__value"), ident("__other")))
-    tree = (final.with_("__rows", as_=inner).with_("__agg", as_=agg).with_("__tot", as_=tot)
-            .with_("__folded", as_=folded))
-    return AggregateQuery(BuiltQuery(sql.render(tree), params, types, max_rows=spec.max_rows), dims, refs)
+    tree = (final.with_("__proj", as_=inner).with_("__pre", as_=pre) if prefold else
+            final.with_("__rows", as_=inner))
+    tree = tree.with_("__agg", as_=agg).with_("__tot", as_=tot).with_("__folded", as_=folded)
+    return AggregateQuery(BuiltQuery(sql.render(tree), params, types, max_rows=spec.max_rows,
+                                     settings=sql.aggregate_settings() if prefold else {}), dims, refs)

@@ -21,7 +21,7 @@ from tripl_core.warehouse.base import (
     WarehouseError,
     WarehouseUnavailable,
 )
-from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, func, lit
+from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, col, func, ident, lit
 from tripl_core.warehouse.util import scrub_message
 
 # Time bounds bind as DateTime (whole seconds): comparing a DateTime column with a DateTime64 parameter
@@ -40,14 +40,54 @@ class ClickHouseSql(SqlBuilder):
         value, unit = int(interval.value[:-1]), _UNIT[interval.value[-1]]
         return func("toStartOfInterval", expr, exp.Interval(this=lit(value), unit=exp.Var(this=unit)))
 
+    # Every JSONExtract*/JSONType call parses the whole document again. These forms parse it once per row:
+    # JSONExtractKeysAndValuesRaw(col) is the same expression for every field of a column, so ClickHouse computes
+    # it once per block and each field is an array lookup in its result; deeper keys parse only the raw
+    # sub-document, and the JSON type is read from the raw value's first character (`json_type`).
+    def _top_raw(self, column: exp.Expression, key: str) -> exp.Expression:
+        kv = func("JSONExtractKeysAndValuesRaw", column)
+        return func("arrayElement", func("tupleElement", kv, lit(2)),
+                    func("indexOf", func("tupleElement", kv.copy(), lit(1)), lit(key)))
+
     def json_raw(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
-        return func("nullIf", func("JSONExtractRaw", column, *[lit(k) for k in keys]), lit(""))
+        raw = self._top_raw(column, keys[0])
+        if len(keys) > 1:
+            raw = func("JSONExtractRaw", raw, *[lit(k) for k in keys[1:]])
+        return func("nullIf", raw, lit(""))
 
     def json_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
-        args = [lit(k) for k in keys]
-        is_string = exp.EQ(this=func("JSONType", column.copy(), *args), expression=lit("String"))
-        raw = func("nullIf", func("nullIf", func("JSONExtractRaw", column.copy(), *args), lit("")), lit("null"))
-        return func("if", is_string, func("JSONExtractString", column.copy(), *args), raw)
+        raw = self.json_raw(column, keys)
+        # a JSON string without a backslash is its text between the quotes; only escaped ones need the parser
+        plain = exp.EQ(this=func("position", raw.copy(), lit("\\")), expression=lit(0))
+        unquoted = func("substring", raw.copy(), lit(2), exp.Sub(this=func("length", raw.copy()), expression=lit(2)))
+        text = func("if", plain, unquoted, func("JSONExtractString", raw.copy()))
+        return func("if", func("startsWith", raw, lit('"')), text, func("nullIf", raw.copy(), lit("null")))
+
+    # The portable CASE forms copy their operand into every branch (7 copies for a JSON type, 11 × 7 for a binned
+    # JSON number); ClickHouse computes copies once, but analysing the long SQL cost ~0.4 s per statement.
+    def json_type(self, raw: exp.Expression) -> exp.Expression:
+        first = func("substring", exp.Coalesce(this=raw, expressions=[lit("")]), lit(1), lit(1))
+        return func("transform", first,
+                    exp.Array(expressions=[lit(c) for c in ("", "n", "t", "f", '"', "{", "[")]),
+                    exp.Array(expressions=[lit(t) for t in ("missing", "null", "boolean", "boolean", "string",
+                                                            "object", "array")]), lit("number"))
+
+    def bin_index(self, value: exp.Expression, edges: list[float]) -> exp.Expression:
+        """Edges at or below the value: the portable bins (0 below edges[0], len(edges) above), one evaluation."""
+        x = ident("__x")
+        counted = func("arrayCount", exp.Lambda(this=exp.LTE(this=ident("__e"), expression=x),
+                                                expressions=[ident("__e")]),
+                       exp.Array(expressions=[lit(float(e)) for e in edges]))
+        return func("if", exp.Is(this=x.copy(), expression=exp.Null()), exp.Null(), counted).transform(
+            lambda n: value.copy() if isinstance(n, exp.Identifier) and n.this == "__x" else n)
+
+    # cityHash64 over the raw columns instead of MD5 over their text: no per-row toString/concat (~10x cheaper).
+    def sample_keys(self, time_column: str, parts: list[str]) -> list[exp.Expression]:
+        return [func("cityHash64", *[col(c) for c in parts])]
+
+    def sample_prefilter(self, time_column: str, parts: list[str], fraction: float) -> exp.Expression | None:
+        threshold = int(min(1.0, fraction) * 2**64)
+        return exp.LT(this=self.sample_keys(time_column, parts)[0], expression=lit(min(threshold, 2**64 - 1)))
 
     def param(self, name: str, kind: str) -> exp.Expression:
         return exp.Placeholder(this=exp.Var(this=name),

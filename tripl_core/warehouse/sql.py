@@ -32,12 +32,14 @@ JSON_TYPES = ("string", "number", "boolean", "object", "array", "null")
 
 @dataclass(frozen=True)
 class BuiltQuery:
-    """Rendered SQL plus its bound parameters (`params`: name → Python value, `types`: name → neutral type)."""
+    """Rendered SQL plus its bound parameters (`params`: name → Python value, `types`: name → neutral type) and
+    session settings the adapter applies for this statement only (`settings`, built by tripl, never user input)."""
 
     sql: str
     params: dict[str, Any] = field(default_factory=dict)
     types: dict[str, str] = field(default_factory=dict)
     max_rows: int | None = None
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,9 @@ class SqlBuilder:
     """Portable query shapes. Subclasses set `dialect` and implement the primitives."""
 
     dialect = ""
+    # Compute the two-level aggregate's sets as UNION ALL of plain GROUP BYs over the pre-aggregate instead of
+    # GROUPING SETS: for engines that materialise a CTE read several times but plan GROUPING SETS badly.
+    union_grouping_sets = False
 
     # --- primitives -------------------------------------------------------------------------------
     def time_bucket(self, expr: exp.Expression, interval: ScanInterval) -> exp.Expression:
@@ -146,6 +151,23 @@ class SqlBuilder:
 
     def render(self, tree: exp.Expression) -> str:
         return tree.sql(dialect=self.dialect, comments=False)
+
+    def sample_keys(self, time_column: str, parts: list[str]) -> list[exp.Expression]:
+        """ORDER BY keys of the scan's sample: a hash of the row's content (time, type, JSON columns), so the
+        sample spreads over the window like a random one but picks the same rows every time."""
+        text_parts = [exp.Coalesce(this=self.as_text(col(c)), expressions=[lit("")]) for c in parts]
+        return [exp.MD5(this=exp.Concat(expressions=text_parts, safe=False) if len(text_parts) > 1
+                        else text_parts[0])]
+
+    def sample_prefilter(self, time_column: str, parts: list[str], fraction: float) -> exp.Expression | None:
+        """A condition keeping about `fraction` of the rows: those whose first sample key is below a threshold.
+        The k smallest keys pass it whenever at least k rows do, so the sample is unchanged, but the engine sorts
+        only the rows that passed. None where the key's range is not known (then every row is sorted)."""
+        return None
+
+    def aggregate_settings(self) -> dict[str, str]:
+        """Planner settings for the scan's two-level aggregate (`aggregate.py`); none by default."""
+        return {}
 
     # --- composites -------------------------------------------------------------------------------
     def source(self, base_query: str) -> exp.Subquery:

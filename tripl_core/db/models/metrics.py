@@ -200,3 +200,28 @@ class VariableObservation(Base):
     occurrences: Mapped[int] = mapped_column(BigInteger, nullable=False)  # rows carrying the value
     event_count: Mapped[int] = mapped_column(BigInteger, nullable=False)  # distinct plan events carrying it
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict, server_default="{}")
+
+
+class MetricForecast(Base):
+    """The band of the next buckets after one scope's newest stored bucket, computed by the scan that scored it.
+
+    Written (replaced) by `tripl_core.scanning.forecasts` in the `event_metrics` step, so series reads serve it with
+    one indexed lookup instead of running the detector per request. `last_bucket` and `settings_at` say what it
+    was computed from: a read uses the row only while the scope's newest bucket and the project's anomaly settings
+    are still those (else it computes the band itself, as for configs scanned before this table existed).
+    """
+
+    __tablename__ = "metric_forecasts"
+    __table_args__ = (
+        Index("uq_metric_forecasts_scope", "scan_config_id", "scope_type", "scope_ref", unique=True,
+              postgresql_nulls_not_distinct=True),
+    )
+
+    id: Mapped[int] = _id()
+    scan_config_id: Mapped[uuid.UUID] = _config_fk()
+    scope_type: Mapped[ScopeType] = _scope_type()
+    scope_ref: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    last_bucket: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    settings_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # anomaly settings' updated_at
+    points: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list,
+                                                         server_default="[]")  # [{bucket, expected, lower, upper}]
