@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from api_latency import start_database  # noqa: E402
+from _common import start_database  # noqa: E402
 
 
 def main() -> None:

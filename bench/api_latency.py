@@ -1,7 +1,7 @@
 """API latency benchmark: p50/p99 and requests/s of Get Me and List Projects against `/healthz` in the same run.
 
 It starts a fresh embedded PostgreSQL in a temporary directory, migrates it, runs the API under uvicorn as a
-subprocess (one worker, as `tripl up` does), seeds users and projects over HTTP, then drives concurrent httpx
+subprocess (`--workers`, default TRIPL_API_WORKERS as `tripl up` runs it), seeds users and projects over HTTP, then drives concurrent httpx
 clients through each scenario for a fixed number of requests. `/healthz` touches neither auth nor the database,
 so it is the floor the framework and the event loop set; the other rows show what auth + queries add on top.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -26,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from _common import ROOT, start_database, stop_database
-from _common import free_port as _free_port  # bench/findings_latency.py imports these from here
+from _common import free_port, load_average, start_api, start_database, stop_api, stop_database, wait_ready
 
 
 @dataclass
@@ -61,30 +59,6 @@ def scenarios(seed: Seed) -> list[Scenario]:
         Scenario("List Events (demo, 3 filters)", "/api/v1/projects/demo/events?status=live&tag=funnel"
                  "&field_value=platform%3Dios", auth="cookie"),
     ]
-
-
-def start_api(url: str, tmp: Path, port: int) -> subprocess.Popen:
-    env = dict(os.environ, TRIPL_DATABASE_URL=url, TRIPL_DATA_DIR=str(tmp),
-               TRIPL_SECRET_KEY="bench-secret", PYTHONPATH=str(ROOT))
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env=env, cwd=ROOT, start_new_session=True,
-    )
-
-
-def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the API exited with {proc.returncode} before it was ready")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the API did not become ready in time")
 
 
 def seed(base: str, projects: int, users: int) -> Seed:
@@ -157,31 +131,31 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
     ap.add_argument("--projects", type=int, default=50, help="projects to seed")
     ap.add_argument("--users", type=int, default=20, help="users to seed")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="uvicorn worker processes (default: TRIPL_API_WORKERS, as `tripl up`)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-"))
     proc: subprocess.Popen | None = None
     try:
         url = start_database(tmp)
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
-        proc = start_api(url, tmp, port)
+        from tripl_core.settings import get_settings
+
+        workers = args.workers or get_settings().api_workers
+        proc = start_api(url, tmp, port, workers=workers)
         wait_ready(base, proc)
         data = seed(base, args.projects, args.users)
         print(f"tripl API latency: {args.requests} requests per scenario, {args.concurrency} concurrent clients, "
-              f"{args.projects} projects, {args.users} users, 1 uvicorn worker, embedded PostgreSQL, "
-              f"{os.cpu_count()} CPUs (client and server share them)")
+              f"{args.projects} projects, {args.users} users, {workers} uvicorn worker(s), embedded PostgreSQL, "
+              f"{os.cpu_count()} CPUs (client and server share them), load {load_average()}")
         rows = [(sc, asyncio.run(drive(base, sc, data, args.requests, args.concurrency)))
                 for sc in scenarios(data)]
         report(rows)
         return 1 if any(r["errors"] for _, r in rows) else 0
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_api(proc)
         stop_database(tmp)
 
 
