@@ -133,6 +133,9 @@ def seed(base: str, url: str, n_events: int, days: int, stored_forecasts: bool =
         conn.execute(SIGNALS_SQL, {"project": project["id"], "event_type": et.json()["id"], "end": end})
         bands = _store_forecasts(url, cfg) if stored_forecasts else 0
         conn.execute("vacuum analyze")
+        # Flush the bulk load's dirty pages now: otherwise the checkpointer writes GBs during the first scenarios
+        # and their tail measures the seed, not the endpoint.
+        conn.execute("checkpoint")
         rows = conn.execute("select count(*) from metric_points").fetchone()[0]
         signals = conn.execute("select count(*) filter (where status = 'open'), count(*) from anomaly_signals"
                                ).fetchone()
@@ -240,7 +243,12 @@ def main() -> int:
     ap.add_argument("--baseline-tree", type=Path, default=None,
                     help="another revision's source tree (e.g. `git archive HEAD | tar -x -C DIR`): its API runs "
                          "on the same database and every scenario runs against both, alternating")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="uvicorn worker processes per API (default: TRIPL_API_WORKERS, as `tripl up`)")
     args = ap.parse_args()
+    from tripl_core.settings import get_settings
+
+    workers = args.workers or get_settings().api_workers
     tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-findings-"))
     procs: list[subprocess.Popen] = []
     try:
@@ -250,13 +258,13 @@ def main() -> int:
             if label is not None and root is None:
                 continue
             port = free_port()
-            procs.append(start_api(url, tmp, port, root=root.resolve() if root else ROOT))
+            procs.append(start_api(url, tmp, port, workers=workers, root=root.resolve() if root else ROOT))
             base = f"http://127.0.0.1:{port}"
             wait_ready(base, procs[-1], path="/healthz" if label else "/readyz")
             apis.append((label or "this tree", base))
         s = seed(apis[0][1], url, args.events, args.days, not args.no_stored_forecasts)
         print(f"findings latency: {args.clients} concurrent clients (closed loop), {args.seconds:g} s per scenario,"
-              f" 1 uvicorn worker per API, embedded PostgreSQL, {os.cpu_count()} CPUs shared by client and server; "
+              f" {workers} uvicorn worker(s) per API, embedded PostgreSQL, {os.cpu_count()} CPUs shared by client and server; "
               f"load average {load_average()}\n")
         results: dict[str, list] = {label: [] for label, _ in apis}
         for group, name, make in scenarios(s):
