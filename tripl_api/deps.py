@@ -51,7 +51,8 @@ def current_actor(request: Request, db: DB, settings: AppSettings) -> Actor:
 def require(role: UserRole, write: bool) -> Callable[..., Actor]:
     """A dependency that admits callers with at least `role`; `write` also needs a write-scoped key."""
 
-    def dep(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    # async: no I/O here, so no hop to the thread pool (every authenticated request passes through it).
+    async def dep(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
         if actor.role.rank < role.rank:
             raise Forbidden(f"This action needs the {role.value} role; you are {actor.role.value}.")
         if write and actor.api_key is not None and actor.api_key.scope != ApiKeyScope.write:
@@ -68,6 +69,12 @@ Owner = Annotated[Actor, Depends(require(UserRole.owner, write=True))]
 OwnerRead = Annotated[Actor, Depends(require(UserRole.owner, write=False))]
 
 
+def check_key_project(actor: Actor, project: Project) -> None:
+    """An API key bound to another project must not even learn that this one exists."""
+    if actor.api_key is not None and actor.api_key.project_id not in (None, project.id):
+        raise NotFound(f"Project '{project.slug}' not found.")
+
+
 @dataclass
 class ProjectAccess:
     project: Project
@@ -78,9 +85,7 @@ def _project_access(role: UserRole, write: bool) -> Callable[..., ProjectAccess]
     def dep(db: DB, slug: Annotated[str, Path(description="Project slug")],
             actor: Annotated[Actor, Depends(require(role, write))]) -> ProjectAccess:
         project = projects.get_by_slug(db, slug)
-        if actor.api_key is not None and actor.api_key.project_id not in (None, project.id):
-            # A key bound to another project must not even learn that this one exists.
-            raise NotFound(f"Project '{slug}' not found.")
+        check_key_project(actor, project)
         return ProjectAccess(project=project, actor=actor)
 
     return dep

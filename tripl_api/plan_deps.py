@@ -6,16 +6,18 @@ No `from __future__ import annotations`: FastAPI must see the real `Annotated[..
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 
-from tripl_api.deps import DB, ProjectRead, ProjectWrite
+from tripl_api.deps import DB, check_key_project, require
 from tripl_core.audit import Actor
+from tripl_core.db.models.auth import UserRole
 from tripl_core.db.models.plan import PlanBranch
 from tripl_core.db.models.projects import Project
-from tripl_core.plan.branching import resolve_branch
+from tripl_core.plan.branching import project_and_branch
 from tripl_core.plan.common import PlanScope
 
 BranchId = Annotated[
@@ -35,13 +37,17 @@ class PlanAccess:
         return PlanScope(self.project, self.branch)
 
 
-def plan_read(db: DB, ctx: ProjectRead, branch_id: BranchId = None) -> PlanAccess:
-    return PlanAccess(ctx.project, ctx.actor, resolve_branch(db, ctx.project, branch_id, for_write=False))
+def _plan_access(role: UserRole, write: bool) -> Callable[..., PlanAccess]:
+    """The project's checks (`deps._project_access`) plus the branch; project and main branch in one query."""
+
+    def dep(db: DB, slug: Annotated[str, Path(description="Project slug")],
+            actor: Annotated[Actor, Depends(require(role, write))], branch_id: BranchId = None) -> PlanAccess:
+        project, branch = project_and_branch(db, slug, branch_id, for_write=write)
+        check_key_project(actor, project)
+        return PlanAccess(project, actor, branch)
+
+    return dep
 
 
-def plan_write(db: DB, ctx: ProjectWrite, branch_id: BranchId = None) -> PlanAccess:
-    return PlanAccess(ctx.project, ctx.actor, resolve_branch(db, ctx.project, branch_id, for_write=True))
-
-
-PlanRead = Annotated[PlanAccess, Depends(plan_read)]
-PlanWrite = Annotated[PlanAccess, Depends(plan_write)]
+PlanRead = Annotated[PlanAccess, Depends(_plan_access(UserRole.viewer, write=False))]
+PlanWrite = Annotated[PlanAccess, Depends(_plan_access(UserRole.editor, write=True))]

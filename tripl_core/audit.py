@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tripl_core.db.base import stored_columns
 from tripl_core.db.models.audit import AuditEntry
 from tripl_core.db.models.auth import ApiKey, User, UserRole
 from tripl_core.db.models.projects import Project
@@ -53,7 +54,7 @@ def scrub(data: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def snapshot(obj: Any, fields: list[str] | None = None) -> dict[str, Any]:
     """The column values of a model instance, for before/after."""
-    cols = fields or [c.key for c in obj.__table__.columns]
+    cols = fields or [c.key for c in stored_columns(obj.__table__)]
     return scrub({c: getattr(obj, c) for c in cols}) or {}
 
 

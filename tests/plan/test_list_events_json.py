@@ -67,12 +67,22 @@ def test_list_events_bytes_equal_the_response_model_output(owner, screen_view, d
                                                          None]
     assert body["items"][1]["last_seen_at"] == "2026-01-02T03:04:05Z"
 
-    # The old path: the same rows validated through the response model and serialised by it.
+    # The response model writes the same bytes from the same values: PostgreSQL's JSON is pydantic's format.
     project = get_by_slug(db, "shop-app")
     branch = db.query(PlanBranch).filter_by(project_id=project.id).one()
-    items, total = event_queries.list_events(db, PlanScope(project, branch), event_queries.EventFilters())
-    expected = EventList.model_validate({"items": items, "total": total}).model_dump_json().encode()
-    assert r.content == expected
+    body_bytes = event_queries.list_events_json(db, PlanScope(project, branch), event_queries.EventFilters())
+    assert body_bytes == r.content
+    assert EventList.model_validate_json(r.content).model_dump_json().encode() == r.content
+    # And the values are the rows' (an independent read through the ORM).
+    from tripl_core.db.models.plan import Event
+
+    for item in body["items"]:
+        row = db.get(Event, uuid.UUID(item["id"]))
+        parsed = EventResponse.model_validate(item)
+        assert (parsed.created_at, parsed.updated_at, parsed.last_seen_at, parsed.sunset_at) == (
+            row.created_at, row.updated_at, row.last_seen_at, row.sunset_at)
+        assert (parsed.name, parsed.description, parsed.status, parsed.order) == (
+            row.name, row.description, row.status, row.order)
     # Get Event still goes through response_model: every item is byte-for-byte (and key-order) the same.
     for item in body["items"]:
         one = owner.get(f"{EV}/{item['id']}")
@@ -180,3 +190,38 @@ def test_costly_filter_statement_count_does_not_grow(owner, screen_view):
     items = [{"event_type_id": screen_view["id"], "name": f"item{i}", "field_values": SCREEN} for i in range(300)]
     assert owner.post(f"{EV}/bulk", json=items).status_code == 201
     assert statements({"search": "i", "limit": 10000}) == small
+
+
+def test_list_events_json_edge_cases_match_pydantic(owner, screen_view, db):
+    """Control characters, quotes, backslashes, emoji and U+2028 in text; a link value of multi-byte characters;
+    an empty link template; microseconds with trailing zeros: PostgreSQL's JSON equals pydantic's, byte for byte."""
+    from tripl_api.schemas.events import EventList
+    from tripl_core.db.models.plan import Event
+
+    r = owner.post(f"{BASE}/meta-fields", json={"name": "doc", "display_name": "Doc", "field_type": "string",
+                                                 "link_template": "https://wiki.example.com/{value}?q={value}"})
+    assert r.status_code == 201, r.text
+    r = owner.post(f"{BASE}/meta-fields", json={"name": "note", "display_name": "Note", "field_type": "string"})
+    assert r.status_code == 201, r.text
+    weird = 'tab\there "q" back\\slash \x01\x1f\x7f /é😀\u2028 ~_.-'
+    e = add_event(owner, screen_view, "odd", description=weird, tags=['t"1', "t\\2", "😀"],
+                  field_values=[{"field_name": "screen_name", "value": weird}],
+                  meta_values=[{"meta_field_name": "doc", "value": "Ünï 😀/?&=% ~_.-"},
+                               {"meta_field_name": "note", "value": weird}])
+    db.execute(update(Event).where(Event.id == uuid.UUID(e["id"]))
+               .values(last_seen_at=datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=UTC),
+                       sunset_at=datetime(999, 1, 2, 3, 4, 5, 1, tzinfo=UTC)))
+    db.commit()
+    r = owner.get(EV)
+    assert r.status_code == 200
+    assert EventList.model_validate_json(r.content).model_dump_json().encode() == r.content
+    [item] = r.json()["items"]
+    assert item["description"] == weird and item["tags"] == ['t"1', "t\\2", "😀"]
+    assert item["last_seen_at"] == "2026-01-02T03:04:05.120000Z" and item["sunset_at"] == "0999-01-02T03:04:05.000001Z"
+    links = {m["meta_field_name"]: m["link"] for m in item["meta_values"]}
+    from urllib.parse import quote
+
+    q = quote("Ünï 😀/?&=% ~_.-", safe="")
+    assert links == {"doc": f"https://wiki.example.com/{q}?q={q}", "note": None}
+    # Get Event (response_model over the same JSON) agrees.
+    assert owner.get(f"{EV}/{e['id']}").json() == item

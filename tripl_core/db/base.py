@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
@@ -43,3 +44,8 @@ class CreatedAt:
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now()
     )
+
+
+def stored_columns(table: Any) -> list[Any]:
+    """The columns a row copy or a snapshot carries: all but generated ones (PostgreSQL computes those)."""
+    return [c for c in table.columns if c.computed is None]

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.orm import Session
 
+from tripl_core.db.base import stored_columns
 from tripl_core.jsonable import to_jsonable
 
 FORMAT = 1
@@ -95,7 +96,7 @@ def plan_specs(metadata: MetaData | None = None) -> list[EntitySpec]:
                     refs[col.name] = target
                 elif target == "users":
                     user_refs.append(col.name)
-        fields = tuple(c.name for c in table.columns
+        fields = tuple(c.name for c in stored_columns(table)
                        if c.name not in IGNORED_COLUMNS and c.info.get("plan_diff", True))
         specs.append(EntitySpec(
             entity_type=entity_type_for(table.name), table=table, refs=refs, user_refs=tuple(user_refs),

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from tripl_core.db.base import stored_columns
 from tripl_core.plan.merge import MergePlan, Op
 from tripl_core.plan.snapshot import EntitySpec, plan_specs
 
@@ -37,7 +38,8 @@ def copy_branch(db: Session, source_branch_id: uuid.UUID, new_branch_id: uuid.UU
     for spec in plan_specs():
         t = spec.table
         exprs = []
-        for col in t.columns:
+        columns = stored_columns(t)
+        for col in columns:
             if col.name == "id" or col.name in spec.refs:
                 exprs.append(_copy_id(salt, col))
             elif col.name == "branch_id":
@@ -46,7 +48,7 @@ def copy_branch(db: Session, source_branch_id: uuid.UUID, new_branch_id: uuid.UU
                 exprs.append(t.c.id)
             else:
                 exprs.append(col)
-        stmt = insert(t).from_select([c.name for c in t.columns],
+        stmt = insert(t).from_select([c.name for c in columns],
                                      select(*exprs).where(t.c.branch_id == source_branch_id))
         counts[spec.entity_type] = db.execute(stmt).rowcount
     return counts
@@ -55,7 +57,7 @@ def copy_branch(db: Session, source_branch_id: uuid.UUID, new_branch_id: uuid.UU
 def _branch_rows(db: Session, spec: EntitySpec, ids: set[str]) -> dict[str, dict[str, Any]]:
     if not ids:
         return {}
-    rows = db.execute(select(spec.table).where(spec.table.c.id.in_([uuid.UUID(i) for i in ids]))).mappings()
+    rows = db.execute(select(*stored_columns(spec.table)).where(spec.table.c.id.in_([uuid.UUID(i) for i in ids]))).mappings()
     return {str(r["id"]): dict(r) for r in rows}
 
 

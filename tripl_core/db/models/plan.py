@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -24,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from tripl_core.db.base import Base, CreatedAt, Timestamps, UUIDPk
 from tripl_core.db.models.auth import pg_enum
@@ -249,6 +250,11 @@ class Event(UUIDPk, Timestamps, Base):
     metric_breakdown_columns: Mapped[list[str]] = mapped_column(
         JSONB, nullable=False, default=list, server_default=text("'[]'::jsonb")
     )
+    # What List Events' `search` scans: lower() per row at query time was most of that filter's cost (~60% on 10k
+    # events). chr(31) (unit separator) keeps a search from matching across the name/description boundary.
+    # Computed columns are skipped by branch copies, merges, diffs and audit snapshots (`stored_columns`).
+    search_text: Mapped[str] = deferred(mapped_column(
+        Text, Computed("lower(name::text || chr(31) || description)", persisted=True), nullable=False))
 
 
 class EventTag(UUIDPk, Base):
