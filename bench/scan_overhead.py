@@ -9,7 +9,9 @@ day (JSON properties, 5 event names, 3 app versions), then measures in the same 
   (counts, platform breakdown, app versions, presence/type of 3 declared JSON fields, a price histogram) and the
   sample, plus plan mapping, scoring, findings and every write to Postgres.
 
-It prints both wall times and their ratio (goal ≤ 1.5). Everything runs in a fresh embedded PostgreSQL (or
+It materialises twice — the config's first scan (which samples before aggregating: its sample sets the histogram
+bins, and a COUNT(*) sizes the sample's pre-filter) and again as scheduled runs and replays do (the aggregate first,
+its row count sizing the sample) — and prints the wall times and their ratios to the bare GROUP BY (goal ≤ 1.5). Everything runs in a fresh embedded PostgreSQL (or
 TRIPL_BENCH_SERVER_URL, a libpq URL of a server where databases may be created).
 
     .venv/bin/python bench/scan_overhead.py [--rows 10000000] [--only postgres|clickhouse]
@@ -123,7 +125,7 @@ def scan_config(client, source: dict) -> dict:
     return r.json()
 
 
-def measure(client, source: dict) -> tuple[float, float]:
+def measure(client, source: dict) -> tuple[float, float, float]:
     import dagster as dg
 
     from tripl_core.db.models.sources import DataSource
@@ -143,14 +145,16 @@ def measure(client, source: dict) -> tuple[float, float]:
     t0 = time.perf_counter()
     groups = adapter.query_df(bare)
     base = time.perf_counter() - t0
+    times = []
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(SCAN_CONFIGS.name, [cfg["id"]])
-        t0 = time.perf_counter()
-        result = dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key(cfg["id"], DAY))
-        full = time.perf_counter() - t0
-        assert result.success
+        for _ in range(2):  # the first scan of a config, then a re-materialisation (histogram bins frozen)
+            t0 = time.perf_counter()
+            result = dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key(cfg["id"], DAY))
+            times.append(time.perf_counter() - t0)
+            assert result.success
     print(f"  bare GROUP BY: {len(groups)} groups")
-    return base, full
+    return base, times[0], times[1]
 
 
 def main() -> None:
@@ -185,8 +189,9 @@ def main() -> None:
                                                            "database_name": "default", "timeout_seconds": 600}).json()
         results["clickhouse"] = measure(client, source)
     print(f"\nscan overhead, one day partition, {args.rows:,} raw rows (goal: ratio ≤ 1.5)")
-    for name, (base, full) in results.items():
-        print(f"  {name:10s} bare GROUP BY {base:7.2f} s   materialisation {full:7.2f} s   ratio {full / base:5.2f}")
+    for name, (base, first, again) in results.items():
+        print(f"  {name:10s} bare GROUP BY {base:7.2f} s   materialisation: first {first:7.2f} s (ratio "
+              f"{first / base:5.2f}), again {again:7.2f} s (ratio {again / base:5.2f})")
 
 
 if __name__ == "__main__":
