@@ -1,7 +1,7 @@
 """Reading events: filters, pagination, and hydration of a page in a fixed number of queries (no N+1).
 
 A page of any size is one statement — the page, which brings each event's type, tags and values along, and the
-number of matches (a second one only past the end, see `list_events`) — whether it holds 10 events or 10,000.
+number of matches (a second one only past the end, see `list_events_json`) — whether it holds 10 events or 10,000.
 
 Filter meanings:
 - `search`: case-insensitive substring of the name or the description.
@@ -215,8 +215,8 @@ def _iso(col: str) -> str:
             f"""ELSE to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END""")
 
 
-# `values.render_link` in SQL: the template with `{value}` replaced by the value percent-encoded byte by byte as
-# urllib's quote(value, safe="") does (only A-Z a-z 0-9 _ . - ~ stay).
+# A meta value's link: its field's link_template with `{value}` replaced by the value percent-encoded byte by byte
+# as urllib's quote(value, safe="") does (only A-Z a-z 0-9 _ . - ~ stay); no template (or "") → null.
 _LINK = """CASE WHEN coalesce(md.link_template, '') = '' THEN NULL ELSE replace(md.link_template, '{value}',
     (SELECT coalesce(string_agg(CASE WHEN b BETWEEN 48 AND 57 OR b BETWEEN 65 AND 90 OR b BETWEEN 97 AND 122
                                           OR b IN (45, 46, 95, 126) THEN chr(b)

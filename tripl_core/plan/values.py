@@ -12,7 +12,7 @@ import math
 import re
 from datetime import date
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 from tripl_core.db.models.plan import FieldType, MetaFieldType
 
@@ -112,10 +112,3 @@ def fits_field(field_type: FieldType, enum_options: list[str] | None, stored: st
     except ValueError_:
         return False
     return True
-
-
-def render_link(template: str | None, value: str) -> str | None:
-    """A meta field's `link_template` with `{value}` replaced (URL-quoted), e.g. a Jira ticket link."""
-    if not template:
-        return None
-    return template.replace("{value}", quote(value, safe=""))
