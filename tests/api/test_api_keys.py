@@ -107,6 +107,13 @@ def test_project_restricted_key(owner, project, anon):
     assert anon.get("/api/v1/projects/other", headers=h).status_code == 404
     assert anon.patch("/api/v1/projects/other", json={"name": "x"}, headers=h).status_code == 404
     assert anon.get("/api/v1/projects/other/activity", headers=h).status_code == 404
+    # plan routes (project and branch resolved together) apply the same rule, reads and writes
+    assert anon.get("/api/v1/projects/shop-app/events", headers=h).status_code == 200
+    r = anon.get("/api/v1/projects/other/events", headers=h)
+    assert r.status_code == 404 and "other" in r.text
+    assert anon.post("/api/v1/projects/other/event-types", json={"name": "x", "display_name": "X"},
+                     headers=h).status_code == 404
+    assert anon.get("/api/v1/projects/nope/events", headers=h).status_code == 404
     # workspace-wide writes are outside its project, and it cannot mint a wider key
     assert anon.post("/api/v1/projects", json={"name": "n", "slug": "n"}, headers=h).status_code == 403
     assert anon.post(KEYS, json={"name": "wide"}, headers=h).status_code == 403
