@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 from tripl_core.errors import Invalid
 
@@ -111,6 +109,8 @@ def _chi_square(b: np.ndarray, c: np.ndarray, min_expected: float) -> tuple[floa
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return 0.0, 1.0
+    from scipy import stats  # here: scipy.stats costs ~0.5 s to import in every API and run process
+
     chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
     return float(chi2), float(p)
 
@@ -148,6 +148,8 @@ def compare_histograms(
             reason=f"not enough data (need {th.min_count} observations on each side)",
         )
     chi2, p = _chi_square(b, c, th.min_expected_cell)
+    from scipy.spatial.distance import jensenshannon
+
     js = float(jensenshannon(bs, cs, base=2)) if len(categories) > 1 else 0.0
     js = 0.0 if not np.isfinite(js) else js
     index = psi(bs, cs)

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -158,4 +157,6 @@ def _p_value(z: float | None) -> float | None:
     """Two-sided p-value of the stored z (the scans' two-proportion test)."""
     if z is None or not np.isfinite(z):
         return None
+    from scipy.stats import norm  # here: scipy.stats costs ~0.5 s to import in every API and run process
+
     return float(2 * norm.sf(abs(z)))
