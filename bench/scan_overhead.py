@@ -11,7 +11,8 @@ day (JSON properties, 5 event names, 3 app versions), then measures in the same 
 
 It materialises twice — the config's first scan (which samples before aggregating: its sample sets the histogram
 bins, and a COUNT(*) sizes the sample's pre-filter) and again as scheduled runs and replays do (the aggregate first,
-its row count sizing the sample) — and prints the wall times and their ratios to the bare GROUP BY (goal ≤ 1.5). Everything runs in a fresh embedded PostgreSQL (or
+its row count sizing the sample) — then runs the same steps once more without Dagster (`steps.run_day`, as the
+in-process runner does), and prints the wall times and their ratios to the bare GROUP BY (goal ≤ 1.5). Everything runs in a fresh embedded PostgreSQL (or
 TRIPL_BENCH_SERVER_URL, a libpq URL of a server where databases may be created).
 
     .venv/bin/python bench/scan_overhead.py [--rows 10000000] [--only postgres|clickhouse]
@@ -125,7 +126,7 @@ def scan_config(client, source: dict) -> dict:
     return r.json()
 
 
-def measure(client, source: dict) -> tuple[float, float, float]:
+def measure(client, source: dict) -> tuple[float, float, float, float]:
     import dagster as dg
 
     from tripl_core.db.models.sources import DataSource
@@ -153,8 +154,17 @@ def measure(client, source: dict) -> tuple[float, float, float]:
             result = dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key(cfg["id"], DAY))
             times.append(time.perf_counter() - t0)
             assert result.success
+    # The same work without Dagster (steps.run_day, one transaction): how much of the wall time is orchestration.
+    from tripl_core.scanning import steps
+
+    with new_session() as db:
+        cfg_row = steps.load_config(db, cfg["id"])
+        t0 = time.perf_counter()
+        steps.run_day(db, cfg_row, DAY, DAY.replace(day=2))
+        db.commit()
+        times.append(time.perf_counter() - t0)
     print(f"  bare GROUP BY: {len(groups)} groups")
-    return base, times[0], times[1]
+    return base, times[0], times[1], times[2]
 
 
 def main() -> None:
@@ -189,9 +199,10 @@ def main() -> None:
                                                            "database_name": "default", "timeout_seconds": 600}).json()
         results["clickhouse"] = measure(client, source)
     print(f"\nscan overhead, one day partition, {args.rows:,} raw rows (goal: ratio ≤ 1.5)")
-    for name, (base, first, again) in results.items():
+    for name, (base, first, again, bare_steps) in results.items():
         print(f"  {name:10s} bare GROUP BY {base:7.2f} s   materialisation: first {first:7.2f} s (ratio "
-              f"{first / base:5.2f}), again {again:7.2f} s (ratio {again / base:5.2f})")
+              f"{first / base:5.2f}), again {again:7.2f} s (ratio {again / base:5.2f}); the same steps without "
+              f"Dagster {bare_steps:7.2f} s (ratio {bare_steps / base:5.2f})")
 
 
 if __name__ == "__main__":
