@@ -9,6 +9,7 @@ the repository root on `sys.path` so `tripl_core` imports without installing.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -64,6 +65,15 @@ def bench_database(prefix: str) -> Iterator[tuple[Path, str]]:
         yield tmp, url
     finally:
         stop_database(tmp)
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A temporary directory removed when this process exits (after an embedded server started in it has been
+    stopped: atexit runs last-registered first, and the server registers its own stop later). Benchmarks load
+    gigabytes; leftovers filled the disk."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def free_port() -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import start_database  # noqa: E402
+from _common import scratch_dir, start_database  # noqa: E402
 
 
 def main() -> None:
@@ -33,7 +32,7 @@ def main() -> None:
     parser.add_argument("--signals", type=int, default=2000)
     parser.add_argument("--rules", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-alerts-"))
+    tmp = scratch_dir("tripl-bench-alerts-")
     url = start_database(tmp)
     os.environ.update(TRIPL_DATABASE_URL=url, TRIPL_DATA_DIR=str(tmp), TRIPL_SECRET_KEY="bench-secret")
 

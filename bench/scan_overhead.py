@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import scratch_dir  # noqa: E402  (bench/ is on sys.path: scripts run as bench/<name>.py)
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
 NAMES = "ARRAY['home','search','cart','checkout','profile']"
@@ -175,7 +175,7 @@ def main() -> None:
     import logging
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    tmp = Path(tempfile.mkdtemp(prefix="tripl-bench-scan-"))
+    tmp = scratch_dir("tripl-bench-scan-")
     server = server_url(tmp)
     client = setup_app(fresh_db(server, "bench_app"))
     results = {}

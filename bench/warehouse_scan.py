@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import scratch_dir  # noqa: E402  (bench/ is on sys.path: scripts run as bench/<name>.py)
 
 from tripl_core.warehouse import ConnectionConfig, DBType, ScanInterval, connect, parse_field_ref  # noqa: E402
 from tripl_core.warehouse.aggregate import AggregateSpec, build_aggregate  # noqa: E402
@@ -75,7 +75,7 @@ def spec() -> AggregateSpec:
 
 
 def bench_chdb(rows: int, repeat: int) -> None:
-    path = Path(tempfile.mkdtemp(prefix="tripl-bench-chdb-")) / "engine"
+    path = scratch_dir("tripl-bench-chdb-") / "engine"
     adapter = connect(ConnectionConfig(db_type=DBType.clickhouse, host=f"chdb://{path}", database="default",
                                        timeout_seconds=600))
     client = adapter.client
@@ -109,7 +109,7 @@ def bench_postgres(rows: int, repeat: int) -> None:
     import pgserver
     import psycopg
 
-    srv = pgserver.get_server(tempfile.mkdtemp(prefix="tripl-bench-pg-"), cleanup_mode="stop")
+    srv = pgserver.get_server(str(scratch_dir("tripl-bench-pg-")), cleanup_mode="stop")
     uri = srv.get_uri()
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute("create database warehouse")

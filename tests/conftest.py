@@ -5,6 +5,7 @@ Each pytest process (xdist worker) gets its own database; each test starts from 
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -20,6 +21,10 @@ from sqlalchemy.engine import make_url
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 _TMP = Path(tempfile.mkdtemp(prefix=f"tripl-test-{WORKER}-"))
+# Removed at exit, after the embedded server stops (it registers its own atexit stop later, and atexit runs the
+# last registered first): every run used to leave its ~70 MB server directory behind.
+atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
+SCRATCH = _TMP  # this process's scratch directory (chdb engines go in it too)
 
 
 def _server_url() -> str:

@@ -7,9 +7,7 @@ chdb allows one engine path per process: if another test area already opened one
 from __future__ import annotations
 
 import io
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import psycopg
@@ -17,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
+from tests.conftest import SCRATCH
 from tests.pipelines.data import PLAN_FIELDS, make_rows
 
 BASE = "/api/v1/projects/shop-app"
@@ -52,7 +51,7 @@ def pipe_chdb(raw_rows: pd.DataFrame) -> str:
     from tripl_core.warehouse.clickhouse import opened_chdb_path
 
     opened = opened_chdb_path()
-    host = f"chdb://{opened}" if opened else f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'e'}"
+    host = f"chdb://{opened}" if opened else f"chdb://{SCRATCH / 'chdb'}"
     adapter = connect(ConnectionConfig(db_type=DBType.clickhouse, host=host, database="default"))
     client = adapter.client
     client.command("DROP TABLE IF EXISTS pipe_events")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.conftest import SCRATCH
 from tests.warehouse_db import create_warehouse_db
 from tripl_core.warehouse import ConnectionConfig, DBType, connect
 from tripl_core.warehouse.clickhouse import opened_chdb_path
@@ -51,7 +50,7 @@ def events_frame() -> pd.DataFrame:
 def chdb_host() -> str:
     """The process's chdb engine: the one another test area opened already, else a fresh directory."""
     opened = opened_chdb_path()
-    return f"chdb://{opened}" if opened else f"chdb://{Path(tempfile.mkdtemp(prefix='tripl-chdb-')) / 'engine'}"
+    return f"chdb://{opened}" if opened else f"chdb://{SCRATCH / 'chdb'}"
 
 
 @pytest.fixture(scope="session")
