@@ -57,14 +57,14 @@ def project_and_branch(db: Session, slug: str, branch_id: uuid.UUID | None, *,
                        for_write: bool) -> tuple[Project, PlanBranch]:
     """The project by slug and the branch an operation works on (`resolve_branch`); the usual case — main — in
     one query, since every plan request starts here."""
-    if branch_id is not None:
-        from tripl_core.projects import get_by_slug
+    from tripl_core.projects import get_by_slug  # projects creates main branches through this module
 
+    if branch_id is not None:
         project = get_by_slug(db, slug)
         return project, resolve_branch(db, project, branch_id, for_write=for_write)
     row = db.execute(select(Project, PlanBranch).outerjoin(PlanBranch, and_(
         PlanBranch.project_id == Project.id, PlanBranch.kind == BranchKind.main)).where(Project.slug == slug)).first()
     if row is None:
-        raise NotFound(f"Project '{slug}' not found.")
+        get_by_slug(db, slug)  # raises its 404
     project, branch = row
     return project, branch if branch is not None else main_branch(db, project)
