@@ -46,7 +46,9 @@ def plan_windows(db: Session, cfg: ScanConfig, job: ScanJob, now: datetime | Non
         return [steps.full_day_window(d) for d in replay_days(job.time_from, job.time_to)]
     state = db.get(ScanState, cfg.id)
     lookback = timedelta(hours=cfg.scan_lookback_hours or steps.DEFAULT_LOOKBACK_HOURS)
-    first = steps.day_of(state.watermark - lookback) if state and state.watermark else steps.day_of(now)
+    # A config's first run covers the day so far, and at least the lookback: just after midnight, today has no
+    # complete bucket yet, so the first run takes yesterday instead of doing nothing.
+    first = steps.day_of((state.watermark if state and state.watermark else now) - lookback)
     out = []
     for day in replay_days(first, now):
         w = steps.incremental_window(db, cfg, day, now)
