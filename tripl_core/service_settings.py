@@ -56,6 +56,16 @@ Prompt = Annotated[str, Field(min_length=1, max_length=8000), NoNul]
 Secret = Annotated[str, Field(max_length=4000)]  # "" clears the override
 
 
+def _header_token(value: str) -> str:
+    """API keys travel in an `Authorization` header, which carries visible ASCII only (RFC 9110 token68)."""
+    if value and not all("!" <= ch <= "~" for ch in value):
+        raise ValueError("must be visible ASCII characters without spaces (it is sent in an HTTP header)")
+    return value
+
+
+ApiKey = Annotated[str, Field(max_length=4000), AfterValidator(_header_token)]  # "" clears the override
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     section: str
@@ -98,7 +108,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     F("ai", "ai_enabled", bool, description="AI assistance on (describe, ask, alert explanations)."),
     F("ai", "ai_base_url", HttpUrl, description="Any OpenAI-compatible API base, e.g. http://localhost:11434/v1."),
     F("ai", "ai_model", Text),
-    F("ai", "ai_api_key", Secret, secret=True),
+    F("ai", "ai_api_key", ApiKey, secret=True),
     F("ai", "ai_timeout_seconds", Annotated[int, Field(ge=1, le=600)]),
     F("ai", "ai_max_output_tokens", Annotated[int, Field(ge=1, le=32000)]),
     F("ai", "describe_system_prompt", Prompt),
@@ -108,7 +118,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     F("ai", "search_embedding_provider", Literal["openai"],
       description="'openai': any OpenAI-compatible /embeddings endpoint."),
     F("ai", "search_embedding_model", Text),
-    F("ai", "search_embedding_api_key", Secret, secret=True),
+    F("ai", "search_embedding_api_key", ApiKey, secret=True),
     F("ai", "search_embedding_base_url", HttpUrl | None),
 )
 # Defensive: a knob removed from Settings must not break every reader of the effective settings.

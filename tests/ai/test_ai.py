@@ -157,6 +157,25 @@ def test_test_ai_settings(owner, llm):
         "Reply with the word ok if the LLM connection works.")
 
 
+def test_non_ascii_key_from_the_environment_fails_the_test_not_the_server(owner, llm, monkeypatch):
+    from tripl_core import service_settings
+    from tripl_core.settings import reset_settings_cache
+
+    monkeypatch.setenv("TRIPL_AI_API_KEY", "sk-\u00e2\u0080\u0099")
+    reset_settings_cache()
+    service_settings.invalidate()
+    try:
+        owner.put("/api/v1/settings/ai", json={"ai_base_url": llm.base_url, "ai_model": "m1"})
+        r = owner.post("/api/v1/settings/ai/test", json={})
+        assert r.status_code == 200, r.text
+        assert r.json()["ok"] is False and "non-ASCII" in r.json()["message"]
+        assert llm.chat_requests() == []
+    finally:
+        monkeypatch.delenv("TRIPL_AI_API_KEY")
+        reset_settings_cache()
+        service_settings.invalidate()
+
+
 def test_explain_alert(db, owner, llm):
     items = [{"kind": "volume_drop", "event": "checkout_completed", "expected": 1000, "observed": 12}]
     assert explain_alert(db, items) is None  # AI off

@@ -104,6 +104,11 @@ def test_validation_names_the_field(owner):
     assert _loc(owner.patch(URL, json={"ai": {"search_embedding_provider": "magic"}})) == [
         "body", "ai", "search_embedding_provider"]
     assert _loc(owner.patch(URL, json={"ai": {"ai_model": "gpt\u0000"}})) == ["body", "ai", "ai_model"]
+    # API keys travel in an Authorization header: visible ASCII only (a 500 when the key was used, before)
+    for key in ("sk-\u00e2\u0080\u0099", "sk test", "sk-\n"):
+        assert _loc(owner.patch(URL, json={"ai": {"ai_api_key": key}})) == ["body", "ai", "ai_api_key"]
+        assert _loc(owner.put(f"{URL}/ai", json={"search_embedding_api_key": key})) == [
+            "body", "search_embedding_api_key"]
     assert _loc(owner.patch(URL, json={"email": {"smtp_ssl": True, "smtp_starttls": True}})) == [
         "body", "email", "smtp_starttls"]
     # nothing was written by the failed requests

@@ -36,6 +36,9 @@ def require_enabled(eff: EffectiveSettings) -> None:
 def _headers(api_key: str | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if api_key:
+        if not api_key.isascii():  # settings refuse it; an environment variable may still carry one
+            raise UpstreamError("The AI API key has characters an HTTP header cannot carry (non-ASCII); "
+                                "set ai_api_key again in the AI settings.")
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
 
