@@ -72,6 +72,11 @@ def test_create_each_type_secrets_write_only(owner, project, dtype, db):
     ("jira", {"jira_base_url": "https://acme.atlassian.net", "jira_auth_email": "a@acme.com",
               "jira_api_token": "t"}, "jira_project_key"),
     ("linear", {"linear_team_id": "t"}, "linear_api_key"),
+    # tokens that travel in an Authorization header: printable ASCII only
+    ("slack", {"bot_token": "xoxb-\u2019", "chat_id": "C0123"}, "bot_token"),
+    ("slack", {"bot_token": "xoxb-1\n2", "chat_id": "C0123"}, "bot_token"),
+    ("linear", {"linear_api_key": "lin_api_\u00e9", "linear_team_id": "5c1b3a9e-3c2b-4a57-9b7d-2f5a7c1e4d10"},
+     "linear_api_key"),
 ])
 def test_validation_names_the_field(owner, project, dtype, body, field):
     r = owner.post(URL, json={"type": dtype, "name": "d", **body})

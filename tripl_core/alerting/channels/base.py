@@ -149,6 +149,14 @@ def require(config: DestinationConfig, field: str, reason: str | None = None) ->
     return str(value).strip()
 
 
+def check_header_value(config: DestinationConfig, field: str) -> None:
+    """Tokens sent in an HTTP header (`Authorization`) must be printable ASCII: anything else cannot be sent,
+    so it is refused when the destination is saved, not when the first alert fails."""
+    value = getattr(config, field)
+    if value and not all(" " <= ch <= "~" for ch in value):
+        raise Invalid(field, "must be printable ASCII without line breaks (it is sent in an HTTP header)")
+
+
 def check_http_url(config: DestinationConfig, field: str) -> str:
     """An absolute http(s) URL with a host; anything else is a 422 on that field."""
     url = require(config, field)

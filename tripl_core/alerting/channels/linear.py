@@ -16,6 +16,7 @@ import httpx
 from tripl_core.alerting.channels.base import (
     DestinationConfig,
     SendResult,
+    check_header_value,
     exception_failure,
     excerpt,
     http_client,
@@ -81,6 +82,7 @@ class LinearSender:
 
     def validate(self, config: DestinationConfig) -> None:
         require(config, "linear_api_key")
+        check_header_value(config, "linear_api_key")
         for field in ("linear_team_id", "linear_state_id"):
             value = getattr(config, field)
             if field == "linear_team_id":

@@ -18,6 +18,7 @@ from tripl_core.alerting.channels.base import (
     USER_AGENT,
     DestinationConfig,
     SendResult,
+    check_header_value,
     check_http_url,
     excerpt,
     http_failure,
@@ -82,6 +83,7 @@ class SlackSender:
             check_http_url(config, "webhook_url")
             return
         if config.bot_token:
+            check_header_value(config, "bot_token")
             if not (config.chat_id or "").strip():
                 raise Invalid("chat_id", "required with bot_token: the Slack channel id (e.g. C0123456789)")
             return
