@@ -56,9 +56,13 @@ Prompt = Annotated[str, Field(min_length=1, max_length=8000), NoNul]
 Secret = Annotated[str, Field(max_length=4000)]  # "" clears the override
 
 
-def _header_token(value: str) -> str:
+def is_header_token(value: str) -> bool:
     """API keys travel in an `Authorization` header, which carries visible ASCII only (RFC 9110 token68)."""
-    if value and not all("!" <= ch <= "~" for ch in value):
+    return all("!" <= ch <= "~" for ch in value)
+
+
+def _header_token(value: str) -> str:
+    if value and not is_header_token(value):
         raise ValueError("must be visible ASCII characters without spaces (it is sent in an HTTP header)")
     return value
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from tripl_core.errors import Conflict, UpstreamError
-from tripl_core.service_settings import EffectiveSettings
+from tripl_core.service_settings import EffectiveSettings, is_header_token
 
 EMBED_BATCH = 64
 
@@ -36,9 +36,9 @@ def require_enabled(eff: EffectiveSettings) -> None:
 def _headers(api_key: str | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if api_key:
-        if not api_key.isascii():  # settings refuse it; an environment variable may still carry one
-            raise UpstreamError("The AI API key has characters an HTTP header cannot carry (non-ASCII); "
-                                "set ai_api_key again in the AI settings.")
+        if not is_header_token(api_key):  # the settings API refuses it; an environment variable may carry one
+            raise UpstreamError("The AI API key has characters an HTTP header cannot carry (non-ASCII, spaces "
+                                "or control characters); set ai_api_key again in the AI settings.")
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
 
