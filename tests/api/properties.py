@@ -55,7 +55,8 @@ def failures(ops: Iterable[Any], headers: dict[str, str], examples: int,
                 _check(op, mode, headers, examples, pinned(op) or None, after)
             except Unsatisfiable:
                 pass  # nothing to negate (no parameters, no body): the positive run covered it
-            except Exception as exc:  # noqa: BLE001 - collect every operation's failure, then report them all
+            # schemathesis reports several distinct failures as a FailureGroup (a BaseExceptionGroup)
+            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect them all, then report
                 example = "\n".join(getattr(exc, "__notes__", []))  # Hypothesis' falsifying example
                 out.append(f"[{mode.value}] {op.method.upper()} {op.path}: {type(exc).__name__}: "
                            f"{str(exc)[:1500]}\n{example[:1500]}")

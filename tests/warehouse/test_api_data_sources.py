@@ -64,12 +64,28 @@ def test_only_the_owner_manages_sources(owner, editor, viewer, chdb_host):
     ({"extra_params": [1, 2]}, "extra_params"),
     ({"db_type": "postgres", "host": "chdb:///tmp/x"}, "host"),
     ({"db_type": "bigquery", "extra_params": {"api_endpoint": "ftp://x"}}, "extra_params"),
+    # BigQuery names are spliced into table paths: refused when saved, not at the first query (a 502 before)
+    ({"db_type": "bigquery", "host": "my project"}, "host"),
+    ({"db_type": "bigquery", "database_name": "events`; --"}, "database_name"),
+    ({"db_type": "bigquery", "extra_params": {"project": "a/b"}}, "extra_params"),
+    ({"db_type": "bigquery", "extra_params": {"project": 7}}, "extra_params"),
 ])
 def test_invalid_input_names_the_field(owner, patch, field):
     body = {"name": "src", "db_type": "clickhouse", "host": "ch.internal", "database_name": "default", **patch}
     r = owner.post(DS, json=body)
     assert r.status_code == 422, r.text
     assert field in error_loc(r)
+
+
+def test_switching_to_bigquery_checks_the_stored_names(owner):
+    ds = owner.post(DS, json={"name": "pg", "db_type": "postgres", "host": "db.internal",
+                              "database_name": "my events"}).json()
+    r = owner.patch(f"{DS}/{ds['id']}", json={"db_type": "bigquery"})
+    assert r.status_code == 422 and "database_name" in error_loc(r)
+    assert owner.get(f"{DS}/{ds['id']}").json()["db_type"] == "postgres"
+    r = owner.patch(f"{DS}/{ds['id']}", json={"db_type": "bigquery", "database_name": "events",
+                                             "host": "acme.com:analytics"})
+    assert r.status_code == 200, r.text
 
 
 def test_missing_required_fields_are_422(owner):

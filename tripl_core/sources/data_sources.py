@@ -27,6 +27,7 @@ from tripl_core.warehouse import (
     TableInfo,
     WarehouseAdapter,
     WarehouseError,
+    bigquery,
     connect,
 )
 from tripl_core.warehouse.base import is_secret_key
@@ -73,6 +74,13 @@ def _check(db_type: DBType, host: str, database_name: str, extra: dict[str, Any]
     if host.startswith("chdb:") and db_type != DBType.clickhouse:
         raise Invalid("host", "chdb:// (the embedded ClickHouse engine) needs db_type 'clickhouse'.")
     if db_type == DBType.bigquery:
+        project = extra.get("project")
+        if project is not None and not (isinstance(project, str) and bigquery.NAME_RE.match(project)):
+            raise Invalid(["extra_params", "project"], f"A BigQuery project id {bigquery.NAME_RULE}.")
+        if project is None and not bigquery.NAME_RE.match(host):
+            raise Invalid("host", f"The BigQuery project id {bigquery.NAME_RULE}.")
+        if not bigquery.NAME_RE.match(database_name):
+            raise Invalid("database_name", f"A BigQuery dataset {bigquery.NAME_RULE}.")
         endpoint = extra.get("api_endpoint")
         if endpoint is not None and (not isinstance(endpoint, str) or not endpoint.startswith(("http://",
                                                                                                "https://"))):

@@ -29,7 +29,9 @@ from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, func, lit
 from tripl_core.warehouse.util import scrub_message
 
 _BQ_TYPES = {"timestamp": "TIMESTAMP", "int": "INT64", "float": "FLOAT64", "string": "STRING"}
-_PROJECT_RE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+# GCP project ids (with an optional `domain:` prefix) and dataset names; they are spliced into table paths.
+NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]+$")
+NAME_RULE = "may contain letters, digits, '_', '-', '.' and ':' only"
 
 
 class BigQuerySql(SqlBuilder):
@@ -61,8 +63,8 @@ class BigQueryAdapter:
         extra = config.extra_params or {}
         self.project = str(extra.get("project") or config.host)
         self.dataset = config.database
-        if not _PROJECT_RE.match(self.project) or not _PROJECT_RE.match(self.dataset):
-            raise WarehouseUnavailable("BigQuery project and dataset may contain letters, digits, '_', '-', '.'.")
+        if not NAME_RE.match(self.project) or not NAME_RE.match(self.dataset):
+            raise WarehouseUnavailable(f"BigQuery project and dataset {NAME_RULE}.")
 
     @property
     def client(self) -> Any:
