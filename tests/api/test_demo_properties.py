@@ -2,7 +2,8 @@
 their schemas.
 
 The whole-API property test generates path ids, which almost always answer 404; here every operation addressing an
-event type, event, field, meta field, variable, relation, branch or user gets a real one, so generated bodies and
+event type, event, field, meta field, variable, relation, branch, branch comment, revision, chart annotation,
+photo, API key or user gets a real one, so generated bodies and
 queries reach the code behind the lookup. Operations that delete run last, so the others see the ids alive.
 `TRIPL_PROPERTY_EXAMPLES` raises the budget for a deeper local run.
 """
@@ -13,6 +14,7 @@ import os
 
 from tests.api.helpers import bearer, mint_key
 from tests.api.properties import failures, operations
+from tests.plan_extras.conftest import png_bytes
 
 
 def _items(body):
@@ -26,11 +28,24 @@ def _demo_ids(owner) -> dict[str, str]:
     event_type = _items(owner.get(f"{base}/event-types").json())[0]
     branch = owner.post(f"{base}/branches", json={"name": "property run"})
     assert branch.status_code == 201, branch.text
+    event_id = _items(owner.get(f"{base}/events").json())[0]["id"]
+    photo = owner.post(f"{base}/events/{event_id}/photos", files={"file": ("a.png", png_bytes(), "image/png")})
+    made = {
+        "photo_id": photo,
+        "comment_id": owner.post(f"{base}/branches/{branch.json()['id']}/comments", json={"body": "why?"}),
+        "revision_id": owner.post(f"{base}/revisions", json={"summary": "before the property run"}),
+        "annotation_id": owner.post(f"{base}/annotations", json={"bucket": "2026-01-01T00:00:00Z",
+                                                                  "label": "release 2.0"}),
+        "key_id": owner.post("/api/v1/api-keys", json={"name": "to revoke", "scope": "read"}),
+    }
+    for name, resp in made.items():
+        assert resp.status_code == 201, (name, resp.text)
     return {
+        **{name: resp.json()["id"] for name, resp in made.items()},
         "slug": r.json()["slug"],
         "event_type_id": event_type["id"],
         "field_id": event_type["field_definitions"][0]["id"],
-        "event_id": _items(owner.get(f"{base}/events").json())[0]["id"],
+        "event_id": event_id,
         "meta_field_id": _items(owner.get(f"{base}/meta-fields").json())[0]["id"],
         "variable_id": _items(owner.get(f"{base}/variables").json())[0]["id"],
         "relation_id": _items(owner.get(f"{base}/relations").json())[0]["id"],
