@@ -3,8 +3,8 @@ their schemas.
 
 The whole-API property test generates path ids, which almost always answer 404; here every operation addressing an
 event type, event, field, meta field, variable, relation, branch, branch comment, revision, chart annotation,
-photo, API key or user gets a real one, so generated bodies and
-queries reach the code behind the lookup. Operations that delete run last, so the others see the ids alive.
+photo, API key or user gets a real one, so generated bodies and queries reach the code behind the lookup.
+Operations that delete run last, so the others see the ids alive.
 `TRIPL_PROPERTY_EXAMPLES` raises the budget for a deeper local run.
 """
 

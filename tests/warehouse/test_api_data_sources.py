@@ -69,6 +69,7 @@ def test_only_the_owner_manages_sources(owner, editor, viewer, chdb_host):
     ({"db_type": "bigquery", "database_name": "events`; --"}, "database_name"),
     ({"db_type": "bigquery", "extra_params": {"project": "a/b"}}, "extra_params"),
     ({"db_type": "bigquery", "extra_params": {"project": 7}}, "extra_params"),
+    ({"db_type": "bigquery", "host": "bad host", "extra_params": {"project": ""}}, "host"),
 ])
 def test_invalid_input_names_the_field(owner, patch, field):
     body = {"name": "src", "db_type": "clickhouse", "host": "ch.internal", "database_name": "default", **patch}
@@ -85,6 +86,9 @@ def test_switching_to_bigquery_checks_the_stored_names(owner):
     assert owner.get(f"{DS}/{ds['id']}").json()["db_type"] == "postgres"
     r = owner.patch(f"{DS}/{ds['id']}", json={"db_type": "bigquery", "database_name": "events",
                                              "host": "acme.com:analytics"})
+    assert r.status_code == 200, r.text
+    # extra_params.project names the project instead of host; "" means unset, as the adapter reads it
+    r = owner.patch(f"{DS}/{ds['id']}", json={"host": "bigquery.googleapis.com", "extra_params": {"project": ""}})
     assert r.status_code == 200, r.text
 
 

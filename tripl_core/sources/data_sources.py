@@ -74,10 +74,10 @@ def _check(db_type: DBType, host: str, database_name: str, extra: dict[str, Any]
     if host.startswith("chdb:") and db_type != DBType.clickhouse:
         raise Invalid("host", "chdb:// (the embedded ClickHouse engine) needs db_type 'clickhouse'.")
     if db_type == DBType.bigquery:
-        project = extra.get("project")
-        if project is not None and not (isinstance(project, str) and bigquery.NAME_RE.match(project)):
+        project = extra.get("project")  # unset or "": the project is `host` (as the adapter reads it)
+        if project not in (None, "") and not (isinstance(project, str) and bigquery.NAME_RE.match(project)):
             raise Invalid(["extra_params", "project"], f"A BigQuery project id {bigquery.NAME_RULE}.")
-        if project is None and not bigquery.NAME_RE.match(host):
+        if project in (None, "") and not bigquery.NAME_RE.match(host):
             raise Invalid("host", f"The BigQuery project id {bigquery.NAME_RULE}.")
         if not bigquery.NAME_RE.match(database_name):
             raise Invalid("database_name", f"A BigQuery dataset {bigquery.NAME_RULE}.")
