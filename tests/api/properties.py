@@ -31,6 +31,11 @@ def operations(app) -> list[Any]:
     return ops
 
 
+def pin(ids: dict[str, str]) -> Callable[[Any], dict[str, str]]:
+    """Path parameters for an operation: each of `ids` whose name appears in its path."""
+    return lambda op: {k: v for k, v in ids.items() if "{" + k + "}" in op.path}
+
+
 def _check(op: Any, mode: GenerationMode, headers: dict[str, str], examples: int,
            path_parameters: dict[str, str] | None, after: Callable[[Any], None]) -> None:
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from tests.api.helpers import bearer, mint_key
-from tests.api.properties import failures, operations
+from tests.api.properties import failures, operations, pin
 from tests.plan_extras.conftest import png_bytes
 
 
@@ -58,11 +58,8 @@ def test_operations_on_real_ids_conform(app, owner):
     ids = _demo_ids(owner)
     headers = bearer(mint_key(owner, "schemathesis", scope="write")["token"])
 
-    def pinned(op) -> dict[str, str]:
-        return {k: v for k, v in ids.items() if "{" + k + "}" in op.path}
-
-    ops = [op for op in operations(app) if set(pinned(op)) - {"slug"}
-           and not (op.path == "/api/v1/projects/{slug}" and op.method.upper() in ("PATCH", "DELETE"))]
+    pinned = pin(ids)
+    ops = [op for op in operations(app) if set(pinned(op)) - {"slug"}]
     ops.sort(key=lambda op: op.method.upper() == "DELETE")
     assert len(ops) >= 40
     found = failures(ops, headers, int(os.environ.get("TRIPL_PROPERTY_EXAMPLES") or 4), pinned=pinned)

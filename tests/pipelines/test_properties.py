@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from tests.api.helpers import bearer, mint_key
-from tests.api.properties import failures, operations
+from tests.api.properties import failures, operations, pin
 from tests.pipelines.data import LAST, START
 from tests.pipelines.helpers import replay
 
@@ -40,9 +40,7 @@ def test_operations_on_real_findings_conform(app, owner, pg_scan, db, plan):
            "event_type_id": plan["event_type"]["id"], "event_id": plan["events"]["home"]["id"]}
     headers = bearer(mint_key(owner, "schemathesis", scope="write")["token"])
 
-    def pinned(op) -> dict[str, str]:
-        return {k: v for k, v in ids.items() if "{" + k + "}" in op.path}
-
+    pinned = pin(ids)
     ops = [op for op in operations(app) if op.path.startswith("/api/v1/projects/{slug}/")
            and (set(pinned(op)) - {"slug", "event_id", "event_type_id"} or any(a in op.path for a in AREAS))]
     ops.sort(key=lambda op: op.method.upper() == "DELETE")
