@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from tripl_api import errors, routers
 from tripl_core import __version__
@@ -64,7 +65,9 @@ def create_app() -> FastAPI:
     from tripl_core.runtime import ensure_database
 
     ensure_database()
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files this package ships (fastapi-offline), not a CDN:
+    # on a machine without internet the stock pages were blank.
+    app = FastAPIOffline(
         title="tripl",
         version=__version__,
         description="Analytics tracking plan service",

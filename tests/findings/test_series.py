@@ -194,3 +194,41 @@ def test_overview_kpis_and_top_events(owner, seed, plan):
     for bad in ({"limit": 0}, {"limit": 101}, {"window_hours": 0}, {"window_hours": 721}):
         r = owner.get(f"{BASE}/metrics/overview/top-events", params=bad)
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", next(iter(bad))]
+
+
+def test_project_total_sums_the_configs_of_different_event_types(owner, seed, plan, db):
+    """Get Metrics Total answered with one scan config's total; with one config per event type (the demo) that
+    is a fraction of the project's volume."""
+    other = owner.post(f"{BASE}/event-types", json={"name": "purchase", "display_name": "Purchase"}).json()
+    a = seed.config("a", event_type_id=plan["event_type"]["id"])
+    b = seed.config("b", event_type_id=other["id"])
+    seed.points(a, "project_total", None, {0: 5, 1: 7, 2: 1, 3: 90},
+                v={3: {"expected": 10.0, "lower": 2.0, "upper": 18.0, "z": 9.5, "is_anomaly": True,
+                       "direction": "spike"}})
+    seed.points(b, "project_total", None, {0: 1, 1: 2, 2: 3, 3: 4}, v={3: {"expected": 4.0, "lower": 1.0,
+                                                                       "upper": 7.0, "z": 0.0}})
+    body = owner.get(f"{BASE}/metrics/total", params=Q).json()
+    assert [p["count"] for p in body["data"]] == [6, 9, 4, 94]
+    last = body["data"][3]
+    assert (last["expected"], last["lower"], last["upper"]) == (14.0, 3.0, 25.0)
+    assert (last["is_anomaly"], last["direction"], last["z"]) == (True, "spike", 9.5)
+    # one config's total is still there when asked for
+    one = owner.get(f"{BASE}/metrics/total", params={**Q, "scan_config_id": str(b.id)}).json()
+    assert [p["count"] for p in one["data"]] == [1, 2, 3, 4]
+    # an unrestricted config reading the same rows is not added on top: the larger reading wins per bucket
+    c = seed.config("all")
+    seed.points(c, "project_total", None, {0: 100, 1: 1, 2: 4, 3: 94})
+    body = owner.get(f"{BASE}/metrics/total", params=Q).json()
+    assert [p["count"] for p in body["data"]] == [100, 9, 4, 94]
+
+
+def test_project_total_uses_the_coarsest_interval(owner, seed, plan):
+    other = owner.post(f"{BASE}/event-types", json={"name": "purchase", "display_name": "Purchase"}).json()
+    fine = seed.config("fine", event_type_id=plan["event_type"]["id"])
+    coarse = seed.config("coarse", interval="1h", event_type_id=other["id"])
+    seed.points(fine, "project_total", None, {0: 1, 1: 2, 2: 3, 3: 4, 4: 5})
+    seed.points(coarse, "project_total", None, {0: 10, 1: 20}, step=timedelta(hours=1))
+    body = owner.get(f"{BASE}/metrics/total", params={"from": T0.isoformat(),
+                                                      "to": (T0 + timedelta(hours=2)).isoformat()}).json()
+    assert body["interval"] == "1h"
+    assert [p["count"] for p in body["data"]] == [20, 25]

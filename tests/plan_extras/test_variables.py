@@ -102,6 +102,15 @@ def test_scan_counts_and_values(owner, db, plan):
     assert loc(owner.get(f"{URL}/{v['id']}/values?limit=0")) == ["query", "limit"]
 
 
+def test_values_are_not_cut_at_100(owner, db, plan):
+    """The reference's List Variable Values has no page size: all observed values come back by default."""
+    v = owner.post(URL, json={"name": "screen"}).json()
+    db.add_all([VariableValue(variable_id=v["id"], project_id=plan.project_id, value=f"s{i:03d}", occurrences=1,
+                              event_count=1) for i in range(150)])
+    db.commit()
+    assert len(owner.get(f"{URL}/{v['id']}/values").json()) == 150
+
+
 def test_branch_isolation(owner, db, plan):
     branch = add_branch(db, plan.project_id)
     on_branch = owner.post(f"{URL}?branch_id={branch.id}", json={"name": "screen"})

@@ -269,3 +269,22 @@ def test_job_orphaned_by_a_stopped_process_reads_as_failed(owner, project, ch, d
     for key in ("stale_running", "stale_pending"):
         assert got[key]["status"] == "failed", got[key]
         assert "run the preview again" in got[key]["error_message"] and got[key]["completed_at"]
+
+
+def test_preview_takes_as_many_json_paths_as_create(owner, project, ch):
+    """Preview capped json_value_paths at 100 while Create Scan Config takes 500: a config could not be
+    previewed as it would be saved."""
+    body = {"data_source_id": ch["id"], "base_query": "SELECT 1 AS x"}
+    paths = [f"props.k{i}" for i in range(500)]
+    assert owner.post(f"{scans_url()}/preview", json={**body, "json_value_paths": paths}).status_code == 202
+    r = owner.post(f"{scans_url()}/preview", json={**body, "json_value_paths": [*paths, "props.more"]})
+    assert r.status_code == 422 and "json_value_paths" in error_loc(r)
+
+
+def test_scan_intervals_are_the_documented_set(owner, project, ch):
+    """docs/warehouses.md lists the intervals (5m … 1d) and says why 5m stays; /openapi.json publishes the same."""
+    schema = owner.get("/openapi.json").json()["components"]["schemas"]["ScanInterval"]
+    assert schema["enum"] == ["5m", "15m", "30m", "1h", "6h", "12h", "1d"]
+    r = owner.post(scans_url(), json={"data_source_id": ch["id"], "name": "c", "base_query": "SELECT 1",
+                                      "interval": "2m"})
+    assert r.status_code == 422 and "interval" in error_loc(r)

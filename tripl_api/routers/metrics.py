@@ -32,7 +32,7 @@ from tripl_api.schemas.metrics import (
     WindowMetricsRequest,
 )
 from tripl_core.db.models.plan import EventStatus, PlanBranch
-from tripl_core.findings import drifts, overview, releases, rootcause, series, signals
+from tripl_core.findings import drifts, overview, releases, rootcause, series, signals, totals
 from tripl_core.findings.common import main_branch_id
 from tripl_core.plan.common import PlanScope
 from tripl_core.plan.event_queries import EventFilters
@@ -83,10 +83,13 @@ def get_overview_top_events(db: DB, ctx: ProjectRead, window_hours: Annotated[in
     return overview.top_events(db, ctx.project, window_hours, limit)
 
 
-@router.get("/metrics/total", summary="Get Project Total Metrics", response_model=MetricSeries)
+@router.get("/metrics/total", summary="Get Project Total Metrics", response_model=MetricSeries,
+            description="The project's total across its scan configs; `scan_config_id` gives one config's.")
 def get_project_total_metrics(db: DB, ctx: ProjectRead, scan_config_id: uuid.UUID | None = None,
                               time_from: From = None, time_to: To = None):
-    return _series_json(series.total_series(db, ctx.project, scan_config_id, time_from, time_to))
+    if scan_config_id is not None:
+        return _series_json(series.total_series(db, ctx.project, scan_config_id, time_from, time_to))
+    return _series_json(totals.project_total(db, ctx.project, time_from, time_to))
 
 
 @router.get("/metrics/events/{event_id}", summary="Get Event Metrics", response_model=MetricSeries)

@@ -41,7 +41,9 @@ def create_variable(body: VariableCreate, db: DB, plan: PlanWrite):
 
 @router.get("/{variable_id}/values", summary="List Variable Values", response_model=list[VariableValueResponse])
 def list_variable_values(variable_id: uuid.UUID, db: DB, plan: PlanRead,
-                         limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)):
+                         limit: int | None = Query(None, ge=1, le=100_000, description=(
+                             "At most this many values (default: all of them, as the reference lists them).")),
+                         offset: int = Query(0, ge=0, le=100_000_000)):
     rows = variables.list_values(db, plan.scope, variable_id, limit=limit, offset=offset)
     return [VariableValueResponse(value=r.value, occurrences=r.occurrences, event_count=r.event_count,
                                   first_seen_at=r.first_seen_at, last_seen_at=r.last_seen_at) for r in rows]

@@ -13,7 +13,8 @@ class RelationCreate(BaseModel):
     target_event_type_id: uuid.UUID
     source_field_id: uuid.UUID
     target_field_id: uuid.UUID
-    relation_type: str = Field("belongs_to", min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")
+    # The reference gives only a string defaulting to "belongs_to"; 50 characters is the column's size.
+    relation_type: str = Field("belongs_to", max_length=50)
     description: str = ""
 
 

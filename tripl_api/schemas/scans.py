@@ -101,7 +101,7 @@ class ScanPreviewRequest(BaseModel):
     data_source_id: uuid.UUID
     base_query: str = Field(min_length=1, max_length=100_000)
     limit: int = Field(10, ge=1, le=50)
-    json_value_paths: list[str] = Field(default_factory=list, max_length=100)
+    json_value_paths: list[str] = Field(default_factory=list, max_length=500)  # as Create Scan Config
     time_column: str | None = _COLUMN
     scan_lookback_hours: int | None = Field(None, ge=1, le=24 * 90)
     include_json_paths: bool = False

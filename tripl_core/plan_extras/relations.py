@@ -5,7 +5,6 @@ Both ends live on the same branch as the relation; each field must belong to the
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -18,7 +17,8 @@ from tripl_core.db.models.plan_extras import Relation
 from tripl_core.errors import Conflict, Invalid
 from tripl_core.plan.common import PlanScope, get_in_branch, record
 
-RELATION_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# Free text, as the reference has it (a string defaulting to "belongs_to"); the column holds 50 characters.
+RELATION_TYPE_MAX = 50
 AUDIT_FIELDS = ["source_event_type_id", "source_field_id", "target_event_type_id", "target_field_id",
                 "relation_type", "description"]
 
@@ -66,8 +66,8 @@ def _end(db: Session, scope: PlanScope, side: str, event_type_id: uuid.UUID,
 def create(db: Session, actor: audit.Actor | None, scope: PlanScope, *, source_event_type_id: uuid.UUID,
            target_event_type_id: uuid.UUID, source_field_id: uuid.UUID, target_field_id: uuid.UUID,
            relation_type: str = "belongs_to", description: str = "", commit: bool = True) -> RelationView:
-    if not RELATION_TYPE_RE.match(relation_type or ""):
-        raise Invalid("relation_type", "Use lowercase letters, digits and '_' (e.g. 'belongs_to').")
+    if len(relation_type or "") > RELATION_TYPE_MAX:
+        raise Invalid("relation_type", f"At most {RELATION_TYPE_MAX} characters.")
     set_, sf = _end(db, scope, "source", source_event_type_id, source_field_id)
     tet, tf = _end(db, scope, "target", target_event_type_id, target_field_id)
     if sf.id == tf.id:

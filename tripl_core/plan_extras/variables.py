@@ -175,9 +175,10 @@ def delete(db: Session, actor: audit.Actor, scope: PlanScope, variable_id: uuid.
     db.commit()
 
 
-def list_values(db: Session, scope: PlanScope, variable_id: uuid.UUID, limit: int = 100,
+def list_values(db: Session, scope: PlanScope, variable_id: uuid.UUID, limit: int | None = None,
                 offset: int = 0) -> list[VariableValue]:
-    """Observed values, most frequent first (empty until scans observe the variable)."""
+    """Observed values, most frequent first (empty until scans observe the variable); all of them unless
+    `limit` is given: the reference's List Variable Values has no page size, so none is imposed silently."""
     variable = get(db, scope, variable_id)
     return list(db.scalars(select(VariableValue).where(VariableValue.variable_id == _main_id(variable))
                            .order_by(VariableValue.occurrences.desc(), VariableValue.value)
