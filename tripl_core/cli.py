@@ -6,15 +6,12 @@ It starts children as processes and never imports tripl_api or tripl_pipelines (
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+from tripl_core.processes import StopRequested, install_stop_handlers, restore_handlers
 from tripl_core.settings import get_settings
 
 
@@ -37,25 +34,6 @@ def _dagster_home(settings) -> Path:
     return home
 
 
-def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
-    # Each child leads its own process group so that we can stop it and everything it started.
-    return subprocess.Popen(cmd, env=env, start_new_session=True)
-
-
-def _stop(children: list[subprocess.Popen], grace: float = 10.0) -> None:
-    for proc in children:
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in children:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-
 def _split_db_pool(env: dict[str, str], workers: int) -> None:
     """Share the connection budget between API worker processes: each worker has its own pool, and N full pools
     would exceed PostgreSQL's default max_connections (100) beside Dagster. Explicit settings are kept."""
@@ -68,36 +46,21 @@ def _split_db_pool(env: dict[str, str], workers: int) -> None:
         env["TRIPL_DB_MAX_OVERFLOW"] = str(max(2, settings.db_max_overflow // workers))
 
 
-def _up(args: argparse.Namespace) -> int:
-    from tripl_core.runtime import dagster_url_for, ensure_dagster_database, ensure_database
+def _uvicorn_cmd(settings) -> list[str]:
+    """The API's command line. Forwarded headers (X-Forwarded-For) are trusted only from the proxies the operator
+    declared (TRIPL_FORWARDED_ALLOW_IPS): uvicorn's own default trusts them from loopback, which let any local
+    client choose its address and rotate past the per-address login throttle."""
+    cmd = [sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory",
+           "--host", settings.host, "--port", str(settings.port),
+           "--workers", str(settings.api_workers), "--log-level", settings.log_level]
+    if settings.forwarded_allow_ips:
+        return [*cmd, "--proxy-headers", "--forwarded-allow-ips", settings.forwarded_allow_ips]
+    return [*cmd, "--no-proxy-headers"]
 
-    url = ensure_database()  # embedded server (owned by this process) + migrations
-    settings = get_settings()
-    env = dict(os.environ)
-    # Embedded mode exported it already; beside an external database it is derived unless configured.
-    env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
-    if args.no_dagster:  # nobody else would pick scan jobs up: the API runs them (docs/pipelines.md)
-        env.setdefault("TRIPL_SCAN_EXECUTOR", "inprocess")
-    # Several worker processes: one Python process is CPU-bound at one core (JSON of large pages, auth). The
-    # database is ready and migrated here, and the URL is in `env`, so workers neither start nor migrate it.
-    _split_db_pool(env, settings.api_workers)
-    children = [_spawn([sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory",
-                        "--host", settings.host, "--port", str(settings.port),
-                        "--workers", str(settings.api_workers), "--log-level", settings.log_level], env)]
-    print(f"tripl API on http://{settings.host}:{settings.port}/docs ({settings.api_workers} worker processes)")
-    if not args.no_dagster:
-        ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
-        env["DAGSTER_HOME"] = str(_dagster_home(settings))
-        children.append(_spawn([sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-                                "-h", settings.host, "-p", str(settings.dagster_port)], env))
-        print(f"Dagster UI on http://{settings.host}:{settings.dagster_port}")
-    if args.demo:  # replays through Dagster once its webserver answers (in-process without Dagster)
-        # The local receiver of the demo's alert webhook (optional: if it dies, the rest keeps running).
-        children.append(_spawn([sys.executable, "-m", "tripl_core.cli", "webhook-sink"], env))
-        print(f"demo alerts → webhook sink on 127.0.0.1:{settings.webhook_sink_port} "
-              f"({settings.data_dir / 'demo-alerts.jsonl'})")
-        wait = [] if args.no_dagster else ["--wait-dagster", "300"]
-        children.append(_spawn([sys.executable, "-m", "tripl_core.cli", "demo", *wait], env))
+
+def _up(args: argparse.Namespace) -> int:
+    from tripl_core.processes import Supervisor, install_stop_handlers
+    from tripl_core.runtime import dagster_url_for, ensure_dagster_database, ensure_database
 
     stopping = False
 
@@ -105,20 +68,41 @@ def _up(args: argparse.Namespace) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    failed = False
+    # Before anything is started: children must not inherit an ignored SIGTERM (see tripl_core.processes).
+    install_stop_handlers(on_signal)
+    url = ensure_database()  # embedded server (owned by this process) + migrations
+    settings = get_settings()
+    env = dict(os.environ)
+    env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn reads it; only TRIPL_FORWARDED_ALLOW_IPS decides
+    # Embedded mode exported it already; beside an external database it is derived unless configured.
+    env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
+    if args.no_dagster:  # nobody else would pick scan jobs up: the API runs them (docs/pipelines.md)
+        env.setdefault("TRIPL_SCAN_EXECUTOR", "inprocess")
+    # Several worker processes: one Python process is CPU-bound at one core (JSON of large pages, auth). The
+    # database is ready and migrated here, and the URL is in `env`, so workers neither start nor migrate it.
+    _split_db_pool(env, settings.api_workers)
+    supervisor = Supervisor(env)
     try:
-        while not stopping:
-            # The API and Dagster must keep running; the sink and the demo loader (exits when done) may stop.
-            if any(p.poll() is not None for p in children[: 1 if args.no_dagster else 2]):
-                print("a tripl process exited; stopping the others", file=sys.stderr)
-                failed = True
-                break
-            time.sleep(0.5)
+        # uvicorn restarts a worker that dies; the supervisor restarts uvicorn itself (and the others).
+        supervisor.add("api", _uvicorn_cmd(settings))
+        print(f"tripl API on http://{settings.host}:{settings.port}/docs ({settings.api_workers} worker processes)")
+        if not args.no_dagster:
+            ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
+            env["DAGSTER_HOME"] = str(_dagster_home(settings))
+            supervisor.add("dagster", [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
+                                       "-h", settings.host, "-p", str(settings.dagster_port)])
+            print(f"Dagster UI on http://{settings.host}:{settings.dagster_port}")
+        if args.demo:  # replays through Dagster once its webserver answers (in-process without Dagster)
+            # The local receiver of the demo's alert webhook.
+            supervisor.add("webhook-sink", [sys.executable, "-m", "tripl_core.cli", "webhook-sink"])
+            print(f"demo alerts → webhook sink on 127.0.0.1:{settings.webhook_sink_port} "
+                  f"({settings.data_dir / 'demo-alerts.jsonl'})")
+            wait = [] if args.no_dagster else ["--wait-dagster", "300"]
+            supervisor.add("demo loader", [sys.executable, "-m", "tripl_core.cli", "demo", *wait], restart=False)
+        supervisor.run(lambda: stopping)
     finally:
-        _stop(children)
-    return 1 if failed else 0
+        supervisor.stop()
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -153,7 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     args, args.extra = parser.parse_known_args(argv)
     if args.extra and args.command not in ("demo", "webhook-sink"):
         parser.error(f"unrecognized arguments: {' '.join(args.extra)}")
-    return int(args.func(args) or 0)
+    # Every command stops on SIGTERM/SIGINT even when started by a parent that ignores them (`up` sets its own).
+    previous = install_stop_handlers()
+    try:
+        return int(args.func(args) or 0)
+    except StopRequested as stop:
+        return 128 + stop.signum
+    finally:  # main() also runs inside other processes (tests): leave their handlers as they were
+        restore_handlers(previous)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     api_workers: int = Field(
         default_factory=lambda: min(4, os.cpu_count() or 1), ge=1, le=64,
         description="uvicorn worker processes of `tripl up` (requests use every core). Default: min(4, CPUs).")
+    forwarded_allow_ips: str | None = Field(
+        None, description="Comma-separated proxy addresses whose X-Forwarded-For/-Proto the API trusts. "
+        "Unset: none (the client address is the TCP peer), so the per-address login throttle cannot be dodged.")
     dagster_port: int = 3000
     webhook_sink_port: int = Field(
         8787, ge=1, le=65535,

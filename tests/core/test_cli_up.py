@@ -1,5 +1,6 @@
-"""`tripl up` end to end: embedded PostgreSQL in a fresh data directory, migrations, the API serving /docs, and
-nothing left running after SIGTERM (the server included). Dagster is left out (--no-dagster) to keep it quick."""
+"""`tripl up` end to end: embedded PostgreSQL in a fresh data directory, migrations, the API serving /docs, children
+restarted when they die, and nothing left running after SIGTERM (the server included). Dagster is left out
+(--no-dagster) to keep it quick."""
 
 from __future__ import annotations
 
@@ -34,35 +35,91 @@ def _ours(marker: str) -> list[psutil.Process]:
     return found
 
 
-def test_up_serves_and_stops_cleanly(tmp_path):
+def _wait_ready(proc: subprocess.Popen, base: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "tripl up did not become ready"
+        time.sleep(0.3)
+
+
+def _servers(parent: int) -> list[psutil.Process]:
+    """The uvicorn processes `tripl up` runs (zombies not yet reaped left out)."""
+    found = []
+    for child in psutil.Process(parent).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "uvicorn" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if os.getpgid(p.pid) == pgid:
+                found.append(p)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            pass
+    return found
+
+
+def test_up_supervises_and_stops_cleanly(tmp_path):
+    """Started by a parent that ignores SIGTERM (as some CI runners and service managers do): a SIGKILLed API worker
+    comes back (uvicorn), a SIGKILLed API server comes back (tripl up restarts it, its orphaned workers stopped),
+    and one SIGTERM to `tripl up` stops everything it started — the embedded PostgreSQL included — within seconds."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPL_")}
-    env.update(TRIPL_DATA_DIR=str(tmp_path / "data"), TRIPL_PORT=str(port), TRIPL_LOG_LEVEL="warning")
+    env.update(TRIPL_DATA_DIR=str(tmp_path / "data"), TRIPL_PORT=str(port), TRIPL_LOG_LEVEL="warning",
+               TRIPL_API_WORKERS="2")
     proc = subprocess.Popen([sys.executable, "-m", "tripl_core.cli", "up", "--no-dagster"], env=env,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "tripl up did not become ready"
-            time.sleep(0.5)
+        _wait_ready(proc, base, 120)
         assert httpx.get(f"{base}/docs").status_code == 200
         assert (tmp_path / "data" / "secret_key").exists()  # generated on first start
         assert _ours(str(tmp_path)), "expected the embedded PostgreSQL to run from the data directory"
+
+        [server] = _servers(proc.pid)
+        workers = server.children()
+        assert len(workers) >= 2
+        workers[0].kill()  # a worker: uvicorn replaces it
+        psutil.wait_procs([workers[0]], timeout=10)
+        deadline = time.monotonic() + 30
+        while len(server.children()) < len(workers):
+            assert time.monotonic() < deadline, "uvicorn did not replace the killed worker"
+            time.sleep(0.3)
+        _wait_ready(proc, base, 30)
+
+        server.kill()  # the API server itself: tripl up restarts it, after stopping the workers it left behind
+        deadline = time.monotonic() + 60
+        while not [c for c in _servers(proc.pid) if c.pid != server.pid]:
+            assert time.monotonic() < deadline, "tripl up did not restart the API server"
+            time.sleep(0.3)
+        assert not _group_members(server.pid), "the killed server's workers were left running"
+        _wait_ready(proc, base, 60)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        started = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)  # tripl up only: it must stop its children's process groups itself
         try:
-            proc.wait(timeout=60)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
-    assert proc.returncode == 0
+    out = proc.stdout.read().decode()
+    assert proc.returncode == 0, out[-2000:]
+    assert time.monotonic() - started < 20, "tripl up took too long to stop"
+    assert f"tripl up: api (pid {server.pid}) exited with signal SIGKILL" in out, out[-2000:]
+    assert "tripl up: api restarted" in out
     deadline = time.monotonic() + 15
     while _ours(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.3)

@@ -67,8 +67,11 @@ def test_tripl_webhook_sink_command(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, TRIPL_DATA_DIR=str(tmp_path), TRIPL_WEBHOOK_SINK_PORT=str(port))
+    # Started by a parent that ignores SIGTERM (some CI runners do): the ignore is inherited through exec,
+    # so the sink must install its own handler to stop on SIGTERM.
     proc = subprocess.Popen([sys.executable, "-m", "tripl_core.cli", "webhook-sink"], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
     url = f"http://127.0.0.1:{port}{sink.SINK_PATH}"
     try:
         deadline = time.monotonic() + 30
