@@ -59,23 +59,27 @@ def spawn(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen
     return subprocess.Popen(cmd, env=env, start_new_session=True)
 
 
-def stop_groups(pids: list[int], grace: float = 10.0) -> None:
-    """SIGTERM each process group, wait up to `grace` seconds for every member to exit, then SIGKILL the rest.
+def stop_groups(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
+    """SIGTERM each child's process group, wait up to `grace` seconds for every member to exit, then SIGKILL the
+    rest. Members are waited for, not only the leader: a leader killed by SIGKILL leaves its children running,
+    and they would keep the port a replacement needs."""
+    live = [p for p in procs if _signal_group(p.pid, signal.SIGTERM)]
+    live = _wait_groups(live, grace)
+    for proc in live:
+        _signal_group(proc.pid, signal.SIGKILL)
+    _wait_groups(live, 5.0)
 
-    Members are waited for (not only the leader): a leader killed by SIGKILL leaves its children running, and
-    they would keep the port a replacement needs.
-    """
-    live = [pid for pid in pids if _signal_group(pid, signal.SIGTERM)]
-    deadline = time.monotonic() + grace
-    while live and time.monotonic() < deadline:
-        for pid in list(live):
-            _reap(pid)
-        live = [pid for pid in live if _group_alive(pid)]
-        if live:
-            time.sleep(0.1)
-    for pid in live:
-        _signal_group(pid, signal.SIGKILL)
-        _reap(pid)
+
+def _wait_groups(procs: list[subprocess.Popen], timeout: float) -> list[subprocess.Popen]:
+    """The groups still alive after `timeout`; leaders are reaped on the way (a zombie still counts as a member)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for proc in procs:
+            proc.poll()
+        procs = [p for p in procs if _signal_group(p.pid, 0)]
+        if not procs or time.monotonic() >= deadline:
+            return procs
+        time.sleep(0.05)
 
 
 def _signal_group(pgid: int, signum: int) -> bool:
@@ -84,16 +88,6 @@ def _signal_group(pgid: int, signum: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
-
-
-def _group_alive(pgid: int) -> bool:
-    return _signal_group(pgid, 0)
-
-
-def _reap(pid: int) -> None:
-    """Collect the leader's exit status if it is our child (a zombie leader keeps its group alive)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
 
 
 @dataclass
@@ -158,7 +152,7 @@ class Supervisor:
                 continue
             ran = now - child.started_at
             # Whatever it started is stopped with it (a SIGKILLed uvicorn leaves workers holding the port).
-            stop_groups([child.proc.pid], grace=min(self.grace, 5.0))
+            stop_groups([child.proc], grace=min(self.grace, 5.0))
             if not child.restart:
                 child.done = True
                 self._say(f"{child.name} finished" if code == 0 else f"{child.name} exited with code {code}")
@@ -175,7 +169,7 @@ class Supervisor:
             time.sleep(interval)
 
     def stop(self) -> None:
-        stop_groups([c.proc.pid for c in self.children if c.proc is not None], grace=self.grace)
+        stop_groups([c.proc for c in self.children if c.proc is not None], grace=self.grace)
 
 
 def _describe(code: int) -> str:
