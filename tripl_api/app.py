@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from tripl_api import errors, routers
+from tripl_api import console, errors, routers
 from tripl_core import __version__
 
 log = logging.getLogger("tripl.api")
@@ -80,4 +80,5 @@ def create_app() -> FastAPI:
         router = getattr(module, "router", None)
         if router is not None:
             app.include_router(router)
+    console.install(app)  # /ui/ and `/`: HTML pages outside the reference tags and /openapi.json
     return app
