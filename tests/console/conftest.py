@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.findings.conftest import BASE, STEP, T0, Seed, plan, seed  # noqa: F401  (fixtures)
+from tests.findings.conftest import STEP, T0, Seed, plan, seed  # noqa: F401  (fixtures)
 from tripl_core.alerting import dispatch
 from tripl_core.audit import Actor
 from tripl_core.db.models.auth import User
@@ -61,14 +61,14 @@ def sink_url(tmp_path: Path) -> Iterator[str]:
     server.server_close()
 
 
-def _volume(seed: Seed, cfg: Any, scope: str, ref: str | None, scale: int) -> None:
+def _volume(seeder: Seed, cfg: Any, scope: str, ref: str | None, scale: int) -> None:
     counts = {i: scale * (100 + (i % 4) * 5) for i in range(N)}
     counts[SPIKE] = scale * 900
     band = {i: {"expected": scale * 107.5, "lower": scale * 85.0, "upper": scale * 130.0,
                 "z": 0.3, "is_anomaly": False} for i in range(N)}
     band[SPIKE] = {"expected": scale * 107.5, "lower": scale * 85.0, "upper": scale * 130.0, "z": 14.2,
                    "is_anomaly": True, "direction": "spike"}
-    seed.points(cfg, scope, ref, counts, v=band)
+    seeder.points(cfg, scope, ref, counts, v=band)
 
 
 @pytest.fixture
