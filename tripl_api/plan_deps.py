@@ -17,8 +17,8 @@ from tripl_core.audit import Actor
 from tripl_core.db.models.auth import UserRole
 from tripl_core.db.models.plan import PlanBranch
 from tripl_core.db.models.projects import Project
-from tripl_core.plan.branching import project_and_branch
 from tripl_core.plan.common import PlanScope
+from tripl_core.plan.lookup import project_and_branch
 
 BranchId = Annotated[
     uuid.UUID | None,

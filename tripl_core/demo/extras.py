@@ -6,17 +6,12 @@ and events exist. It must not commit (the caller does).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from sqlalchemy.orm import Session
 
 from tripl_core import audit
 from tripl_core.db.models.plan_extras import VariableType
+from tripl_core.demo.state import DemoPlan
 from tripl_core.plan_extras import relations, variables
-
-if TYPE_CHECKING:
-    from tripl_core.demo.plan import DemoPlan
-
 
 # The placeholders of the event types' name formats (docs/demo.md); source_name = the warehouse property.
 DEMO_VARIABLES: tuple[tuple[str, VariableType, str], ...] = (

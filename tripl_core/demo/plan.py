@@ -6,16 +6,15 @@ no half-built demo behind.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from tripl_core import audit, projects
-from tripl_core.db.models.plan import Event, EventType, FieldDefinition, MetaFieldDefinition
 from tripl_core.db.models.projects import Project
 from tripl_core.demo import plan_data
 from tripl_core.demo.extras import add_demo_variables_and_relations
+from tripl_core.demo.state import DemoPlan
 from tripl_core.plan import event_types, events, meta_fields
 from tripl_core.plan.branching import main_branch
 from tripl_core.plan.common import PlanScope
@@ -24,18 +23,6 @@ DEMO_NAME = "Demo Shop"
 DEMO_SLUG = "demo"
 DEMO_DESCRIPTION = ("A sample tracking plan of a mobile shop: screens, UI interactions, commerce, lifecycle "
                     "and errors. Explore it, edit it on a branch, or delete it.")
-
-
-@dataclass
-class DemoPlan:
-    """What the demo built, for hooks (extras) and tests: rows by name."""
-
-    project: Project
-    scope: PlanScope
-    event_types: dict[str, EventType] = field(default_factory=dict)
-    fields: dict[tuple[str, str], FieldDefinition] = field(default_factory=dict)
-    meta_fields: dict[str, MetaFieldDefinition] = field(default_factory=dict)
-    events: dict[tuple[str, str], Event] = field(default_factory=dict)
 
 
 def _event_item(spec: dict[str, Any], demo: DemoPlan, owner_id: Any) -> dict[str, Any]:

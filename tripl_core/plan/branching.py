@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tripl_core.db.models.plan import (
@@ -51,20 +51,3 @@ def resolve_branch(db: Session, project: Project, branch_id: uuid.UUID | None, *
     if for_write and branch.status in CLOSED_BRANCH_STATUSES:
         raise Conflict(f"Branch '{branch.name}' is {branch.status.value}; it can no longer be edited.")
     return branch
-
-
-def project_and_branch(db: Session, slug: str, branch_id: uuid.UUID | None, *,
-                       for_write: bool) -> tuple[Project, PlanBranch]:
-    """The project by slug and the branch an operation works on (`resolve_branch`); the usual case — main — in
-    one query, since every plan request starts here."""
-    from tripl_core.projects import get_by_slug  # projects creates main branches through this module
-
-    if branch_id is not None:
-        project = get_by_slug(db, slug)
-        return project, resolve_branch(db, project, branch_id, for_write=for_write)
-    row = db.execute(select(Project, PlanBranch).outerjoin(PlanBranch, and_(
-        PlanBranch.project_id == Project.id, PlanBranch.kind == BranchKind.main)).where(Project.slug == slug)).first()
-    if row is None:
-        get_by_slug(db, slug)  # raises its 404
-    project, branch = row
-    return project, branch if branch is not None else main_branch(db, project)

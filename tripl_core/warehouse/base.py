@@ -8,37 +8,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+# Re-exported: it lives in `intervals` so that `sql` can use it without importing this module (a cycle).
+from tripl_core.warehouse.intervals import ScanInterval as ScanInterval
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
     from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder
-
-
-class ScanInterval(enum.StrEnum):
-    """Bucket sizes of scan configs (both `interval` and `replay_chunk_interval`)."""
-
-    m5 = "5m"
-    m15 = "15m"
-    m30 = "30m"
-    h1 = "1h"
-    h6 = "6h"
-    h12 = "12h"
-    d1 = "1d"
-
-    @property
-    def seconds(self) -> int:
-        return _INTERVAL_SECONDS[self.value]
-
-    @property
-    def delta(self) -> timedelta:
-        return timedelta(seconds=self.seconds)
-
-
-_INTERVAL_SECONDS = {"5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "6h": 21600, "12h": 43200, "1d": 86400}
 
 
 class DBType(enum.StrEnum):

@@ -21,7 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from tripl_core.errors import Invalid
-from tripl_core.warehouse.base import ScanInterval
+from tripl_core.warehouse.intervals import ScanInterval
 from tripl_core.warehouse.safety import parse_base_query
 
 SRC = "__src"
