@@ -69,10 +69,14 @@ def _pts(pairs: list[tuple[float, float]]) -> str:
 def volume_chart(data: list[dict[str, Any]], forecast: list[dict[str, Any]] | None = None,
                  since: datetime | None = None, until: datetime | None = None) -> Chart:
     """`data`: series points (bucket, count, expected, lower, upper, is_anomaly, direction, z)."""
-    forecast = forecast or []
     chart = Chart(points=len(data))
     if not data:
         return chart
+    # The band ahead only when it continues the window (a window that ends long before it would stretch the
+    # time axis over the months between).
+    last = data[-1]["bucket"]
+    step = (data[-1]["bucket"] - data[0]["bucket"]) / max(len(data) - 1, 1)
+    forecast = [p for p in (forecast or []) if last < p["bucket"] <= last + step * max(len(data) // 3, 4)]
     chart.empty = False
     times = [p["bucket"] for p in data] + [p["bucket"] for p in forecast]
     t0, t1 = min(times).timestamp(), max(times).timestamp()

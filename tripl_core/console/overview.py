@@ -114,6 +114,10 @@ def overview(db: Session, project: Project) -> dict[str, Any]:
     cov = reconciliation.coverage(db, project, 14, None)
     dead = reconciliation.dead_events(db, project, 30)
     total = totals.project_total(db, project, None, None)
+    if not any(p["count"] for p in total["data"]):  # nothing lately (an old replay): its last 7 stored days
+        newest = max((common.latest_bucket(db, c) for c in totals.contributing(db, project)), default=None)
+        if newest is not None:
+            total = totals.project_total(db, project, newest - timedelta(days=7), newest)
     return {
         "signals": _signal_rows(db, project, names), "drifts": open_drifts, "distribution_drifts": dist,
         "regressions": regs, "shadows": shadows, "dead": dead["items"][:20], "dead_total": dead["total"],
@@ -131,7 +135,7 @@ def event_page(db: Session, project: Project, event_id: uuid.UUID, time_from: da
     if not any(p["count"] for p in data["data"]) and time_from is None and data["scan_config_id"]:
         # Nothing in the last 7 days (an old replay): show the 7 days up to the newest stored bucket.
         newest = common.latest_bucket(db, db.get(ScanConfig, data["scan_config_id"]))
-        if newest is not None:
+        if newest is not None:  # (the API's window rounds `to` up, so the newest bucket is included)
             data = series.event_series(db, project, event.id, newest - timedelta(days=7), newest)
     if data["data"]:  # the breakdowns over the same buckets as the chart
         step = common.interval_of(db.get(ScanConfig, data["scan_config_id"])).delta
