@@ -6,16 +6,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up test install lint bench clean
 
+# Quiet: `make up` should open with tripl's own addresses, not pip's chatter (the log keeps it; shown on failure).
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "installing tripl into $(VENV) (log: $(VENV)/install.log)…"
+	@$(PY) -m venv $(VENV)
+	@{ $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[test]'; } \
+		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 up: $(STAMP)
-	$(BIN)/tripl up $(ARGS)
+	@$(BIN)/tripl up $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

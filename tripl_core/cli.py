@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from tripl_core import startup
 from tripl_core.processes import StopRequested, install_stop_handlers, restore_handlers
 from tripl_core.settings import get_settings
 
@@ -46,13 +47,19 @@ def _split_db_pool(env: dict[str, str], workers: int) -> None:
         env["TRIPL_DB_MAX_OVERFLOW"] = str(max(2, settings.db_max_overflow // workers))
 
 
+def _uvicorn_level(level: str) -> str:
+    """At the default level uvicorn says only warnings (no per-request access lines, no per-worker start-up
+    chatter): `tripl up` prints the addresses itself. TRIPL_LOG_LEVEL=debug brings everything back."""
+    return "warning" if level.lower() == "info" else level
+
+
 def _uvicorn_cmd(settings) -> list[str]:
     """The API's command line. Forwarded headers (X-Forwarded-For) are trusted only from the proxies the operator
     declared (TRIPL_FORWARDED_ALLOW_IPS): uvicorn's own default trusts them from loopback, which let any local
     client choose its address and rotate past the per-address login throttle."""
     cmd = [sys.executable, "-m", "uvicorn", "tripl_api.app:create_app", "--factory",
            "--host", settings.host, "--port", str(settings.port),
-           "--workers", str(settings.api_workers), "--log-level", settings.log_level]
+           "--workers", str(settings.api_workers), "--log-level", _uvicorn_level(settings.log_level)]
     if settings.forwarded_allow_ips:
         return [*cmd, "--proxy-headers", "--forwarded-allow-ips", settings.forwarded_allow_ips]
     return [*cmd, "--no-proxy-headers"]
@@ -85,18 +92,21 @@ def _up(args: argparse.Namespace) -> int:
     try:
         # uvicorn restarts a worker that dies; the supervisor restarts uvicorn itself (and the others).
         supervisor.add("api", _uvicorn_cmd(settings))
-        print(f"tripl API on http://{settings.host}:{settings.port}/docs ({settings.api_workers} worker processes)")
+        login = None
+        if args.demo:  # the demo owner exists before anything starts, so its login is among the first lines
+            from tripl_core.demo.load import ensure_login
+
+            login = ensure_login()
+        for line in startup.banner(settings, dagster=not args.no_dagster, login=login):
+            print(line, flush=True)
         if not args.no_dagster:
             ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
             env["DAGSTER_HOME"] = str(_dagster_home(settings))
             supervisor.add("dagster", [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
                                        "-h", settings.host, "-p", str(settings.dagster_port)])
-            print(f"Dagster UI on http://{settings.host}:{settings.dagster_port}")
         if args.demo:  # replays through Dagster once its webserver answers (in-process without Dagster)
             # The local receiver of the demo's alert webhook.
             supervisor.add("webhook-sink", [sys.executable, "-m", "tripl_core.cli", "webhook-sink"])
-            print(f"demo alerts → webhook sink on 127.0.0.1:{settings.webhook_sink_port} "
-                  f"({settings.data_dir / 'demo-alerts.jsonl'})")
             wait = [] if args.no_dagster else ["--wait-dagster", "300"]
             supervisor.add("demo loader", [sys.executable, "-m", "tripl_core.cli", "demo", *wait], restart=False)
         supervisor.run(lambda: stopping)

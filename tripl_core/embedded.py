@@ -6,6 +6,7 @@ the demo, a `warehouse` database of synthetic raw events.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -40,7 +41,11 @@ class EmbeddedPostgres:
 
 def start(data_dir: Path) -> EmbeddedPostgres:
     """Start (or attach to) the embedded server and make sure our databases exist."""
-    import pgserver  # imported lazily: only embedded mode needs it
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime directory when imported; without XDG_RUNTIME_DIR (containers,
+        # CI) that was a two-line warning on every start, and the /tmp fallback it takes is fine.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver  # imported lazily: only embedded mode needs it
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,7 @@ import psycopg
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tripl_core import audit
+from tripl_core import audit, links
 from tripl_core.alerting import destinations as alert_destinations
 from tripl_core.alerting import dispatch as alert_dispatch
 from tripl_core.alerting import rules as alert_rules
@@ -52,6 +53,7 @@ ALERT_RULE_BODY: dict[str, Any] = {
     "include_schema_drifts": True, "include_distribution_drifts": True, "include_release_regressions": True,
 }
 DEMO_EMAIL = "demo@tripl.local"
+LOGIN_FILE = "demo-login.txt"
 JOB_TIMEOUT_SECONDS = 3600
 # Per event type: breakdown columns, distribution drift fields, whether rows carry an app version.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -80,11 +82,27 @@ class DemoSetup:
     alert_rule: AlertRule | None = None
 
 
+def login_file() -> Path:
+    """Where the demo owner's password is kept (data_dir, mode 600), so every start can print the login."""
+    return get_settings().data_dir / LOGIN_FILE
+
+
+def _saved_password(email: str) -> str | None:
+    try:
+        saved_email, password = login_file().read_text().strip().split("\n", 1)
+    except (OSError, ValueError):
+        return None
+    return password if saved_email == email else None
+
+
 def demo_actor(db: Session) -> tuple[audit.Actor, tuple[str, str] | None]:
-    """The oldest owner; on an instance without users, a demo owner whose password is printed once."""
+    """The oldest owner (the demo project's owner); on an instance without users, a demo owner is made.
+
+    The second element is the login to print: (email, password) for the demo owner (its password is kept in
+    data_dir), or (email, "") for an owner somebody registered (their own password)."""
     user = db.scalar(select(User).where(User.role == UserRole.owner).order_by(User.created_at).limit(1))
     if user is not None:
-        return audit.Actor(user), None
+        return audit.Actor(user), (user.email, _saved_password(user.email) or "")
     password = secrets.token_urlsafe(12)
     user = User(email=DEMO_EMAIL, name="Demo Owner", password_hash=hash_password(password), role=UserRole.owner)
     db.add(user)
@@ -92,7 +110,21 @@ def demo_actor(db: Session) -> tuple[audit.Actor, tuple[str, str] | None]:
     audit.record(db, audit.Actor(user), "user.register", "user", user.id, DEMO_EMAIL,
                  after={"email": DEMO_EMAIL, "role": "owner"})
     db.commit()
+    path = login_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(f"{DEMO_EMAIL}\n{password}\n")
     return audit.Actor(user), (DEMO_EMAIL, password)
+
+
+def ensure_login() -> tuple[str, str]:
+    """For `tripl up --demo`: the demo owner's login, before anything else starts (printed in the first lines)."""
+    from tripl_core.db.session import new_session
+
+    with new_session() as db:
+        _, login = demo_actor(db)
+    return login or ("", "")
 
 
 def ensure_project(db: Session, actor: audit.Actor) -> Project:
@@ -268,9 +300,9 @@ def incident_urls(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, base: 
     hour = timedelta(hours=1)
     out = []
     for key, inc in warehouse.incidents(spec).items():
-        if key in ("spike", "drop") and inc.subject in events:
-            url = (f"{p}/metrics/events/{events[inc.subject]}?from={_iso(inc.since - hour)}"
-                   f"&to={_iso(inc.until + hour)}")
+        if key in ("spike", "drop") and inc.subject in events:  # the console's event page: band and markers
+            url = (f"{links.event_page(base, demo.project.slug, events[inc.subject])}"
+                   f"?time_from={_iso(inc.since - hour * 48)}&time_to={_iso(inc.until + hour * 24)}")
         elif key == "shadow":
             url = f"{p}/reconciliation/shadow-events"
         elif key == "dead":
@@ -290,18 +322,17 @@ def incident_urls(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, base: 
 
 def where_to_look(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, use_dagster: bool) -> str:
     s = get_settings()
-    api = (s.public_base_url or f"http://{s.host}:{s.port}").rstrip("/")
+    api = links.base_url(s)  # one host throughout (the session cookie is per host)
     p = f"{api}/api/v1/projects/{demo.project.slug}"
-    lines = ["", f"Demo project '{demo.project.name}': {p}",
-             f"  API docs        {api}/docs",
-             f"  scan configs    {p}/scans",
-             f"  project total   {p}/metrics/total",
-             f"  active signals  {p}/anomalies/signals",
-             f"  coverage        {p}/reconciliation/coverage"]
+    lines = ["", f"Demo project '{demo.project.name}': {links.project_page(api, demo.project.slug)}",
+             f"  alert inbox     {links.inbox_page(api, demo.project.slug)}",
+             f"  API docs        {api}/docs (project: {p})"]
     if use_dagster:
-        lines.append(f"  Dagster UI      http://{s.host}:{s.dagster_port}/assets")
+        lines.append(f"  Dagster UI      http://{api.split('://', 1)[1].rsplit(':', 1)[0]}:{s.dagster_port}/assets")
     if demo.credentials:
-        lines.append(f"  log in as {demo.credentials[0]} with password {demo.credentials[1]} (shown once)")
+        email, password = demo.credentials
+        lines.append(f"  log in as {email} with password {password} (kept in {login_file()})" if password
+                     else f"  log in as {email} (the instance's first owner) with your password")
     if demo.alert_destination is not None:
         target = alert_destinations.secret(demo.alert_destination, "target_url") or ""
         lines += [f"Alerts: rule '{ALERT_RULE_NAME}' → webhook {target}",
