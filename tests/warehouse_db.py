@@ -4,16 +4,20 @@ scan a real PostgreSQL warehouse (tests/warehouse, tests/alerting_api)."""
 from __future__ import annotations
 
 import io
+import secrets
 
 import pandas as pd
 import psycopg
 from sqlalchemy.engine import make_url
 
+from tripl_core.warehouse.roles import ensure_postgres_reader
+
 
 def create_warehouse_db(server_url: str, name: str, create_table: str, table: str, rows: pd.DataFrame) -> dict:
     """(Re)create database `name`, run `create_table` in it and COPY `rows` into `table`.
 
-    Returns the connection parts a postgres ConnectionConfig takes (host, port, database, username, password).
+    Returns the connection parts a postgres ConnectionConfig takes (host, port, database, username, password) of
+    a read-only role (`<name>_reader`: SELECT on the public schema, nothing else), as data sources should use.
     """
     url = make_url(server_url.replace("postgresql+psycopg://", "postgresql://"))
     with psycopg.connect(url.set(database="postgres").render_as_string(hide_password=False),
@@ -26,6 +30,9 @@ def create_warehouse_db(server_url: str, name: str, create_table: str, table: st
         rows.to_csv(buf, index=False, header=False)
         with conn.cursor().copy(f"copy {table} from stdin (format csv)") as copy:
             copy.write(buf.getvalue())
+    password = secrets.token_urlsafe(12)
+    reader = ensure_postgres_reader(url.set(database=name).render_as_string(hide_password=False), name,
+                                    password=password)
     # pgserver listens on a Unix socket: the host is then the socket directory (?host=… in the URL).
     return {"host": url.host or url.query.get("host") or "localhost", "port": url.port or 5432,
-            "database": name, "username": url.username or "", "password": url.password or ""}
+            "database": name, "username": reader, "password": password}

@@ -44,8 +44,14 @@ def test_setup_is_idempotent(db, owner, database_url, tiny_spec):
         assert cfg.interval == "15m" and cfg.event_name_format == warehouse.name_format(name)
         assert (cfg.app_version_column is not None) == load.CONFIGS[name]["app_version"]
         assert db.get(ScanState, cfg.id) is not None  # made up front: parallel Dagster runs would race
+    # The demo connects through a read-only role, and Test Data Source Connection says so (issue 21).
+    assert first.source.username == f"{WAREHOUSE}_reader"
+    tested = owner.post(f"/api/v1/data-sources/{first.source.id}/test").json()
+    assert tested["success"] is True and "is read-only" in tested["message"], tested
     second = load.setup(db, database_url, tiny_spec, database=WAREHOUSE)
     assert second.rows is None  # same spec: the warehouse is not regenerated
+    db.refresh(second.source)
+    assert second.source.last_test_status == "success"  # the source (role, password) was left as it was
     assert second.project.id == first.project.id
     assert {c.id for c in second.configs.values()} == {c.id for c in first.configs.values()}
     assert db.scalar(select(func.count()).select_from(Project)) == 1

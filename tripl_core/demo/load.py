@@ -132,6 +132,13 @@ def ensure_project(db: Session, actor: audit.Actor) -> Project:
     return project if project is not None else create_demo_project(db, actor)
 
 
+def _reader_password(db: Session) -> str:
+    """The demo reader's password: the one the data source already holds (so a rerun changes nothing), else new."""
+    ds = db.scalar(select(DataSource).where(DataSource.name == SOURCE_NAME))
+    current = data_sources.connection_config(ds).password if ds is not None else ""
+    return current if current and ds.username.endswith("_reader") else secrets.token_urlsafe(18)
+
+
 def ensure_source(db: Session, actor: audit.Actor, params: dict[str, Any]) -> DataSource:
     """The demo data source, pointed at `params` (the server's socket directory may move between installs)."""
     ds = db.scalar(select(DataSource).where(DataSource.name == SOURCE_NAME))
@@ -218,7 +225,8 @@ def setup(db: Session, app_url: str, spec: warehouse.DemoSpec, database: str = W
     url = warehouse.ensure_database(app_url, database)
     wanted = f"tripl demo: {spec.describe()}"
     rows = warehouse.generate(url, spec) if warehouse.current(url) != wanted else None
-    source = ensure_source(db, actor, warehouse.source_params(url))
+    reader = warehouse.ensure_reader(url, _reader_password(db))
+    source = ensure_source(db, actor, warehouse.source_params(reader))
     result = DemoSetup(project, source, ensure_configs(db, actor, project, source), rows, credentials)
     result.alert_destination, result.alert_rule = ensure_alerts(db, actor, project, alerts_url)
     return result

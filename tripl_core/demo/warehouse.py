@@ -20,6 +20,7 @@ import psycopg
 from sqlalchemy.engine import URL, make_url
 
 from tripl_core.demo import plan_data
+from tripl_core.warehouse.roles import ensure_postgres_reader
 
 TABLE = "raw_events"
 EMITTED_STATUSES = ("live", "implemented")  # shipped events; drafts are not in the app yet, old ones are gone
@@ -134,6 +135,16 @@ def ensure_database(app_url: str, database: str) -> str:
         if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
             conn.execute(f'create database "{database}"')
     return server_url(app_url, database).render_as_string(hide_password=False)
+
+
+def ensure_reader(url: str, password: str) -> str:
+    """A read-only login role (`<database>_reader`: SELECT on the public schema, now and for tables created
+    later) for the warehouse at `url` (an admin URL); returns the libpq URL of that role. The demo's data source
+    connects through it, as docs/warehouses.md asks of every data source: a superuser there could read the
+    server's files and end other sessions through any function the query checker missed."""
+    u = make_url(url)
+    role = ensure_postgres_reader(url, u.database, password=password)
+    return u.set(username=role, password=password).render_as_string(hide_password=False)
 
 
 def source_params(url: str) -> dict[str, Any]:

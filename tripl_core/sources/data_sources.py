@@ -31,6 +31,7 @@ from tripl_core.warehouse import (
     connect,
 )
 from tripl_core.warehouse.base import is_secret_key
+from tripl_core.warehouse.roles import ALLOW_WRITE_KEY, Privileges
 
 log = logging.getLogger("tripl.sources")
 
@@ -91,6 +92,9 @@ def _check(db_type: DBType, host: str, database_name: str, extra: dict[str, Any]
                 json.loads(creds)
             except (TypeError, ValueError) as exc:
                 raise Invalid(["extra_params", "credentials_json"], "Must be a service-account JSON.") from exc
+    if ALLOW_WRITE_KEY in extra and extra[ALLOW_WRITE_KEY] is not None and not isinstance(extra[ALLOW_WRITE_KEY],
+                                                                                           bool):
+        raise Invalid(["extra_params", ALLOW_WRITE_KEY], "Must be true or false.")
     for key in extra:
         if not isinstance(key, str) or not key or len(key) > 100 or key == "__secret_keys__":
             raise Invalid(["extra_params", str(key)], "Keys are 1..100 characters.")
@@ -212,6 +216,7 @@ def test_connection(db: Session, actor: audit.Actor, ds: DataSource) -> tuple[bo
         adapter = adapter_for(ds)
         try:
             ok, message = True, adapter.test_connection()
+            ok, message = _judge_role(ds, adapter.privileges(), message)
         finally:
             adapter.close()
     except WarehouseError as exc:
@@ -224,6 +229,20 @@ def test_connection(db: Session, actor: audit.Actor, ds: DataSource) -> tuple[bo
                  after={"success": ok, "message": message})
     db.commit()
     return ok, message, tested_at
+
+
+def _judge_role(ds: DataSource, found: Privileges, connected: str) -> tuple[bool, str]:
+    """A role that can write (or a superuser) fails the test: user SQL is checked, but the role's own privileges
+    are the layer that holds whatever a checker misses. `extra_params.allow_write_access: true` accepts the risk
+    (the test then passes with a warning)."""
+    described = found.describe()
+    if found.read_only:
+        return True, f"{connected} {described}"
+    if (ds.extra_params or {}).get(ALLOW_WRITE_KEY) is True:
+        return True, f"{connected} Warning: {described} Accepted because extra_params.{ALLOW_WRITE_KEY} is true; " \
+            "connect with a read-only role instead (docs/warehouses.md)."
+    return False, f"{connected} Refused: {described} Connect with a read-only role (CREATE ROLE … GRANT SELECT, see " \
+        f"docs/warehouses.md), or set extra_params.{ALLOW_WRITE_KEY} to true to accept the risk."
 
 
 def schema(ds: DataSource) -> list[TableInfo]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from tripl_core.warehouse.roles import Privileges
     from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder
 
 
@@ -98,6 +99,11 @@ class WarehouseAdapter(Protocol):
 
     def list_schema(self) -> list[TableInfo]:
         """Tables of the configured database with their columns and types."""
+        ...
+
+    def privileges(self) -> Privileges:
+        """What the connecting role may do (superuser, writes): Test Data Source Connection refuses a role that
+        can write. Raises WarehouseError when the warehouse cannot be asked."""
         ...
 
     def probe(self, base_query: str) -> list[ColumnInfo]:

@@ -25,6 +25,7 @@ from tripl_core.warehouse.base import (
     WarehouseError,
     WarehouseUnavailable,
 )
+from tripl_core.warehouse.roles import Privileges
 from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, func, lit
 from tripl_core.warehouse.util import scrub_message
 
@@ -154,6 +155,14 @@ class BigQueryAdapter:
     def test_connection(self) -> str:
         self.query_df(BuiltQuery("SELECT 1 AS ok", max_rows=1))
         return f"Connected to BigQuery project {self.project}, dataset {self.dataset}."
+
+    def privileges(self) -> Privileges:
+        """IAM roles are not visible through SQL; what keeps BigQuery read-only is that every job is dry-run first
+        and refused unless it is a SELECT (and bounded by maximum_bytes_billed)."""
+        creds = getattr(self.client, "_credentials", None)
+        who = getattr(creds, "service_account_email", None) or "anonymous"
+        return Privileges(role=str(who), note="BigQuery roles are not visible through SQL; tripl runs only jobs "
+                          "whose dry run is a SELECT (grant roles/bigquery.dataViewer and jobUser only)")
 
     def list_schema(self) -> list[TableInfo]:
         table = f"`{self.project}.{self.dataset}.INFORMATION_SCHEMA.COLUMNS`"

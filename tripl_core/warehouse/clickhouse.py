@@ -6,6 +6,7 @@ in the same process is refused with a clear message (run another process for ano
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from tripl_core.warehouse.base import (
     WarehouseError,
     WarehouseUnavailable,
 )
+from tripl_core.warehouse.roles import Privileges, clickhouse_privileges
 from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, col, func, ident, lit
 from tripl_core.warehouse.util import scrub_message
 
@@ -185,6 +187,26 @@ class ClickHouseAdapter:
         df = self.query_df(BuiltQuery("SELECT version() AS v", max_rows=1))
         where = "embedded chdb" if self.config.is_chdb else f"{self.config.host}:{self.config.port}"
         return f"Connected to ClickHouse {df['v'].iloc[0]} ({where}), database {self.config.database}."
+
+    def privileges(self) -> Privileges:
+        if self.config.is_chdb:
+            return Privileges(role="(embedded chdb)", note="the embedded engine has no server roles; tripl runs "
+                              "every query on it with readonly=1")
+        try:  # tripl's own statements, without the per-query settings (a readonly profile refuses to change them)
+            user, readonly = self.client.query("SELECT currentUser(), getSetting('readonly')").result_rows[0]
+            grants = [str(r[0]) for r in self.client.query("SHOW GRANTS").result_rows]
+            roles: dict[str, list[str]] = {}
+            for line in grants:
+                if line.startswith("GRANT ") and " ON " not in line:
+                    for role in line[6:].split(" TO ")[0].split(","):
+                        role = role.strip().strip("`")
+                        with contextlib.suppress(Exception):  # not allowed to look: reported as unverified
+                            roles[role] = [str(r[0]) for r in
+                                           self.client.query(f"SHOW GRANTS FOR `{role.replace('`', '')}`")
+                                           .result_rows]
+        except Exception as exc:
+            raise WarehouseError(scrub_message(exc, self.config)) from exc
+        return clickhouse_privileges(str(user), int(readonly or 0), grants, roles)
 
     def list_schema(self) -> list[TableInfo]:
         q = BuiltQuery("SELECT table, name, type FROM system.columns WHERE database = currentDatabase() "

@@ -17,6 +17,7 @@ from tripl_core.warehouse.base import (
     WarehouseError,
     WarehouseUnavailable,
 )
+from tripl_core.warehouse.roles import POSTGRES_PRIVILEGES_SQL, Privileges
 from tripl_core.warehouse.sql import BuiltQuery, FieldRef, SqlBuilder, case, col, func, lit
 from tripl_core.warehouse.util import scrub_message
 
@@ -188,6 +189,13 @@ class PostgresAdapter:
         df = self.query_df(BuiltQuery("SELECT version() AS v", max_rows=1))
         version = str(df["v"].iloc[0]).split(" on ")[0]
         return f"Connected to {version} at {self.config.host}:{self.config.port}, database {self.config.database}."
+
+    def privileges(self) -> Privileges:
+        df = self.query_df(BuiltQuery(POSTGRES_PRIVILEGES_SQL, max_rows=1))
+        if df.empty:
+            return Privileges(role=self.config.username, verified=False, note="the role is not in pg_roles")
+        row = df.iloc[0]
+        return Privileges(role=str(row["role"]), superuser=bool(row["superuser"]), writes=list(row["writes"]))
 
     def list_schema(self) -> list[TableInfo]:
         q = BuiltQuery(
