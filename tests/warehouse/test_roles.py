@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import chdb
 import psycopg
 import pytest
 from psycopg import sql
@@ -81,8 +80,8 @@ def test_the_tests_reader_cannot_write_even_outside_a_read_only_session(pg_wareh
         assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 2000
 
 
-def test_clickhouse_grants_are_judged_from_show_grants():
-    everything = chdb.query("SHOW GRANTS", "TSV").bytes().decode().splitlines()  # the engine's real answer
+def test_clickhouse_grants_are_judged_from_show_grants(ch_adapter):
+    everything = [str(r[0]) for r in ch_adapter.client.query("SHOW GRANTS").result_rows]  # the engine's answer
     found = clickhouse_privileges("default", 0, everything)
     assert not found.read_only and any(w.startswith("INSERT") for w in found.writes)
     assert clickhouse_privileges("r", 0, ["GRANT SELECT ON db.* TO r", "GRANT SHOW TABLES ON db.* TO r"]).read_only
