@@ -47,7 +47,7 @@ def statuses(owner) -> list[tuple[str, int]]:
 def test_killed_between_write_and_send_then_resumed(owner, world, db, hook, webhook_dest, make_rule):
     make_rule(webhook_dest)
     signal(db, world, event="purchase")
-    signal(db, world, event="refund")
+    signal(db, world, event="refund", direction="spike", actual=300, z=7)
     child = run_child("dispatch.run(db, now, after_write=lambda report: os._exit(3))")
     assert child.returncode == 3, child.stderr
     assert hook.requests == []
@@ -62,13 +62,13 @@ def test_killed_between_write_and_send_then_resumed(owner, world, db, hook, webh
 def test_killed_while_writing_leaves_nothing_half_done(owner, world, db, hook, webhook_dest, make_rule):
     make_rule(webhook_dest)
     signal(db, world, event="purchase")
-    signal(db, world, event="refund")
+    signal(db, world, event="refund", direction="spike", actual=300, z=7)
     child = run_child("""
-        real = inbox.assign_groups
+        real = inbox.assign_incident_groups
         def dying(db_, *args, **kwargs):
             groups = real(db_, *args, **kwargs)  # the delivery and its groups are flushed, not committed
             os._exit(4)
-        inbox.assign_groups = dying
+        inbox.assign_incident_groups = dying
         dispatch.run(db, now)
     """)
     assert child.returncode == 4, child.stderr

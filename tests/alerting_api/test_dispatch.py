@@ -45,10 +45,13 @@ def test_findings_become_one_grouped_delivery(owner, world, db, hook, webhook_de
     body = req.json()
     assert req.headers["x-token"] == "hook-secret-1"
     assert req.headers["idempotency-key"] == body["delivery_id"] == str(report.deliveries[0])
-    assert body["rule"]["name"] == "Checkout volume" and body["counts"]["total"] == 3
-    assert body["counts"] == {"total": 3, "spikes": 1, "drops": 2, "by_kind": {"volume": 3}}
-    assert {i["finding_id"] for i in body["items"]} == {str(a.id), str(b.id), str(c.id)}
-    assert {i["scope_label"] for i in body["items"]} == {"event purchase", "event refund", "project total"}
+    # Two incidents: the purchase drop (with the project total's drop at the same time) and the refund spike.
+    assert body["rule"]["name"] == "Checkout volume" and body["status"] == "firing"
+    assert body["counts"] == {"total": 2, "spikes": 1, "drops": 1, "by_kind": {"volume": 2}}
+    drop, spike = sorted(body["items"], key=lambda i: i["direction"])
+    assert (drop["finding_id"], spike["finding_id"]) == (str(a.id), str(b.id))
+    assert [r["finding_id"] for r in drop["related"]] == [str(c.id)] and spike["related"] == []
+    assert drop["scope_label"] == "event purchase" and drop["related"][0]["scope_name"] == "project total"
     assert body["scan"]["name"] == "Hourly events" and body["project"]["slug"] == "shop-app"
     [d] = deliveries(owner)
     assert d["status"] == "sent" and d["attempts"] == 1 and d["matched_count"] == 3 and d["channel"] == "webhook"
@@ -57,6 +60,7 @@ def test_findings_become_one_grouped_delivery(owner, world, db, hook, webhook_de
     assert d["payload_snapshot"]["message"]["subject"] == body["subject"]
     full = owner.get(f"{BASE}/alerts/deliveries/{d['id']}").json()
     assert len(full["items"]) == 3 and all(i["correlation_group_id"] for i in full["items"])
+    assert len({i["correlation_group_id"] for i in full["items"]}) == 2  # one inbox item per incident
 
 
 def test_second_run_sends_nothing_twice(owner, world, db, hook, webhook_dest, make_rule):
@@ -68,21 +72,22 @@ def test_second_run_sends_nothing_twice(owner, world, db, hook, webhook_dest, ma
     assert len(hook.requests) == 1 and len(deliveries(owner)) == 1
 
 
-def test_one_delivery_per_rule_and_per_scan_run(owner, world, db, hook, webhook_dest, make_rule):
+def test_one_delivery_per_rule_per_cycle_whatever_the_scan_runs(owner, world, db, hook, webhook_dest, make_rule):
     make_rule(webhook_dest, name="r1")
     make_rule(webhook_dest, name="r2")
     job1 = scan_job(db, world, NOW - timedelta(hours=3))
-    job2 = scan_job(db, world, NOW - timedelta(hours=1))
-    signal(db, world, event="purchase", written_at=NOW - timedelta(hours=2, minutes=50))
-    signal(db, world, event="refund", written_at=NOW - timedelta(hours=2, minutes=50))
+    scan_job(db, world, NOW - timedelta(hours=1))
+    signal(db, world, event="purchase", at=NOW - timedelta(hours=6), written_at=NOW - timedelta(hours=2, minutes=50))
+    signal(db, world, event="refund", direction="spike", actual=300, z=8,
+           written_at=NOW - timedelta(hours=2, minutes=50))
     signal(db, world, event="cart_view", written_at=NOW - timedelta(minutes=50))
     report = run_dispatch(NOW)
-    assert len(report.deliveries) == 4  # 2 rules × 2 scan runs
+    assert len(report.deliveries) == 2  # one message per rule, not one per scan run (catch-ups used to fan out)
     got = deliveries(owner)
-    by = {(d["rule_name"], d["scan_job_id"]): d["matched_count"] for d in got}
-    assert by == {("r1", str(job1.id)): 2, ("r1", str(job2.id)): 1, ("r2", str(job1.id)): 2,
-                  ("r2", str(job2.id)): 1}
-    assert len(hook.requests) == 4
+    assert sorted((d["rule_name"], d["matched_count"], d["scan_job_id"]) for d in got) == [
+        ("r1", 3, None), ("r2", 3, None)]  # spans two scan runs
+    assert len(hook.requests) == 2 and all(len(r.json()["items"]) == 3 for r in hook.requests)
+    assert job1.id  # a delivery whose findings all come from one scan run names it (test_e2e_scan)
 
 
 def test_cooldown_per_rule_and_scope(owner, world, db, hook, webhook_dest, make_rule):
@@ -97,7 +102,7 @@ def test_cooldown_per_rule_and_scope(owner, world, db, hook, webhook_dest, make_
     assert got[f"volume:{first.id}"] == "delivered" and got[f"volume:{again.id}"] == "cooldown"
     assert got[f"volume:{other.id}"] == "delivered"
     # Cooled-down findings are recorded, never sent later; after the cooldown a new finding fires again.
-    later = signal(db, world, event="purchase", at=NOW)
+    later = signal(db, world, event="purchase", at=NOW + timedelta(hours=1))  # a new incident, not the same one
     report = run_dispatch(NOW + timedelta(minutes=121))
     assert report.outcomes == {"delivered": 1} and outcomes(db)[f"volume:{later.id}"] == "delivered"
     assert len(hook.requests) == 3
@@ -180,10 +185,13 @@ def test_other_kinds_need_their_include_flag(world, db, hook, webhook_dest, make
     body = hook.last.json()
     assert body["rule"]["name"] == "everything"
     kinds = {i["finding_id"]: i["kind"] for i in body["items"]}
+    kinds.update({r["finding_id"]: r["kind"] for i in body["items"] for r in i["related"]})
     assert kinds == {str(sd.id): "schema_drift", str(contract.id): "contract", str(dd.id): "distribution_drift",
                      str(rr.id): "release_regression"}
-    drift_item = next(i for i in body["items"] if i["kind"] == "schema_drift")
-    assert drift_item["summary"] == "price: type mismatch: integer → string"
+    # The drift and the contract breach of one event type found by one scan are one incident: one item.
+    assert len(body["items"]) == 3
+    summaries = {i["summary"] for i in body["items"]} | {r["summary"] for i in body["items"] for r in i["related"]}
+    assert 'type of `price` in checkout: string, declared integer (e.g. "12.5")' in summaries
     assert next(i for i in body["items"] if i["kind"] == "distribution_drift")["extra"]["psi"] is None
 
 
@@ -207,9 +215,11 @@ def test_disabled_rule_or_destination_and_old_findings(owner, world, db, hook, w
     owner.patch(f"{BASE}/alerts/destinations/{webhook_dest['id']}", json={"enabled": False})
     assert run_dispatch(NOW).matched == 0
     owner.patch(f"{BASE}/alerts/destinations/{webhook_dest['id']}", json={"enabled": True})
-    signal(db, world, event="refund", at=NOW - timedelta(hours=49))  # older than the 48 h look-back
+    old = signal(db, world, event="refund", at=NOW - timedelta(hours=49))  # older than the 48 h look-back
     report = run_dispatch(NOW)
-    assert report.matched == 1 and len(hook.last.json()["items"]) == 1
+    # The old one (a replay of old data) is recorded, not sent.
+    assert report.outcomes == {"stale": 1, "delivered": 1} and len(hook.last.json()["items"]) == 1
+    assert outcomes(db)[f"volume:{old.id}"] == "stale"
 
 
 def test_custom_templates_render_escaped(owner, world, db, hook, webhook_dest, make_rule):

@@ -51,10 +51,16 @@ def test_replayed_incidents_reach_the_webhook_once(owner, db, plan, alert_wareho
     assert body["scan"]["job_id"] == str(job.id) and body["scan"]["name"] == pg_scan["name"]
 
     [delivery] = owner.get(f"{BASE}/alerts/deliveries").json()["items"]
-    assert delivery["scan_job_id"] == str(job.id) and delivery["matched_count"] == len(body["items"])
+    findings = len(body["items"]) + sum(len(i["related"]) for i in body["items"])
+    assert delivery["scan_job_id"] == str(job.id) and delivery["matched_count"] == findings
     inbox = owner.get(f"{BASE}/alerts/inbox").json()
-    assert inbox["total"] == len({(i["kind"], i["scope_ref"], i["direction"], (i["extra"] or {}).get("field"),
-                                   (i["extra"] or {}).get("drift_type")) for i in body["items"]})
+    assert inbox["total"] == len(body["items"])  # one inbox item per incident, whatever its scopes
+    # Content: every item says what, where and how much, and links to its finding's page in the console.
+    for item in body["items"]:
+        assert item["summary"] and item["link"].startswith("http://"), item
+        assert "/ui/projects/shop-app/" in item["link"] and item["finding_id"] in item["link"]
+        assert item["arrow"] == ("•" if item["kind"] != "volume" else {"spike": "↑", "drop": "↓"}[item["direction"]])
+    assert "\n    also: event type screen_view" in body["text"]
 
     again = run_dispatch(now + timedelta(minutes=1))
     assert again.deliveries == [] and len(hook.requests) == 1

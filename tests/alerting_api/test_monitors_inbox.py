@@ -145,7 +145,7 @@ def test_muted_group_silences_its_incident_until_expiry(owner, world, db, hook, 
     owner.post(f"{INBOX}/{group['correlation_group_id']}/action",
                json={"action": "mute", "muted_until": (datetime.now(UTC) + timedelta(hours=3)).isoformat()})
     signal(db, world, event="purchase", at=NOW - timedelta(hours=1))
-    other = signal(db, world, event="refund", at=NOW - timedelta(hours=1))
+    other = signal(db, world, event="refund", at=NOW - timedelta(hours=1), direction="spike", actual=300, z=7)
     report = run_dispatch(datetime.now(UTC) + timedelta(minutes=5))
     assert report.outcomes == {"group_muted": 1, "delivered": 1}
     assert [i["finding_id"] for i in hook.last.json()["items"]] == [str(other.id)]

@@ -2,7 +2,8 @@
 
 The `key` is what makes delivery effectively-once: findings have deterministic ids (replays update the same
 row), and a schema drift that was resolved and came back is a new occurrence (`:r<reopened_count>`).
-`scope_key` is what cooldowns and inbox groups are per: the scope plus, for drifts, the field.
+`scope_key` is the scope plus, for drifts, the field; `incident_key` adds the direction: cooldowns are per rule ×
+incident key. `summary` is the finding's one-line description (tripl_core/alerting/content.py), never empty.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from tripl_core.alerting import content
 from tripl_core.alerting.context import AlertItem
 from tripl_core.alerting.filters import Subject
 from tripl_core.db.models.findings import (
@@ -26,6 +28,7 @@ from tripl_core.db.models.findings import (
     ReleaseRegression,
     SchemaDrift,
 )
+from tripl_core.db.models.metrics import MetricPoint
 from tripl_core.db.models.plan import Event, EventTag, EventType
 from tripl_core.db.models.sources import ScanConfig
 
@@ -60,6 +63,17 @@ class Candidate:
     event_name: str | None = None
     scan_name: str | None = None
     scan_interval: str | None = None
+    learning: bool = False  # scored before its series had the history its model needs: never alerts
+
+    @property
+    def closed(self) -> bool:
+        """A volume incident that ended (a later bucket was normal again)."""
+        return self.kind == "volume" and self.extra.get("status") == "closed"
+
+    @property
+    def incident_key(self) -> str:
+        """Rule × this key is what a cooldown holds back: one scope (and field) in one direction."""
+        return self.pattern_key
 
     @property
     def abs_z(self) -> float | None:
@@ -103,13 +117,19 @@ def _scope_key(kind: str, scope_type: str, scope_ref: uuid.UUID | None, *detail:
     return "|".join([kind, scope_type, str(scope_ref or ""), *detail])
 
 
+def _learning(row: Any) -> bool:
+    """Series still learning their history are marked by the scan (a `learning` status or flag)."""
+    status = getattr(getattr(row, "status", None), "value", getattr(row, "status", None))
+    return status == "learning" or bool(getattr(row, "learning", False))
+
+
 def _signals(rows: Iterable[AnomalySignal]) -> list[Candidate]:
     return [Candidate(
         kind="volume", finding_id=r.id, key=f"volume:{r.id}", project_id=r.project_id,
         scan_config_id=r.scan_config_id, scope_type=r.scope_type.value, scope_ref=r.scope_ref,
         scope_key=_scope_key("volume", r.scope_type.value, r.scope_ref), at=r.since, latest=r.bucket,
         written_at=_written(r), direction=r.direction, actual=r.actual, expected=r.expected, lower=r.lower,
-        upper=r.upper, z=r.z, event_type_id=r.event_type_id,
+        upper=r.upper, z=r.z, event_type_id=r.event_type_id, learning=_learning(r),
         extra={"status": r.status.value, "since": r.since.isoformat(), "bucket_count": r.bucket_count,
                "peak_z": r.peak_z},
     ) for r in rows]
@@ -119,16 +139,15 @@ def _schema(rows: Iterable[SchemaDrift]) -> list[Candidate]:
     out = []
     for r in rows:
         kind = "contract" if r.drift_type.value in CONTRACT_DRIFTS else "schema_drift"
-        what = r.drift_type.value.replace("_", " ")
-        types = f": {r.declared_type} → {r.observed_type}" if r.declared_type and r.observed_type else ""
         out.append(Candidate(
             kind=kind, finding_id=r.id, key=f"{kind}:{r.id}:r{r.reopened_count}", project_id=r.project_id,
             scan_config_id=r.scan_config_id, scope_type="event_type", scope_ref=r.event_type_id,
             scope_key=_scope_key(kind, "event_type", r.event_type_id, r.field_name, r.drift_type.value),
             at=r.detected_at, latest=r.last_seen_at, written_at=_written(r), event_type_id=r.event_type_id,
-            summary=f"{r.field_name}: {what}{types}",
             extra={"field": r.field_name, "drift_type": r.drift_type.value, "sample_value": r.sample_value,
-                   **{k: v for k, v in (r.details or {}).items() if k in ("rows", "bad", "rate", "limit")}},
+                   "declared_type": r.declared_type, "observed_type": r.observed_type,
+                   **{k: v for k, v in (r.details or {}).items()
+                      if k in ("rows", "bad", "rate", "limit", "presence_rate", "values")}},
         ))
     return out
 
@@ -139,9 +158,8 @@ def _distribution(rows: Iterable[DistributionDrift]) -> list[Candidate]:
         scan_config_id=r.scan_config_id, scope_type=r.scope_type.value, scope_ref=r.scope_ref,
         scope_key=_scope_key("distribution_drift", r.scope_type.value, r.scope_ref, r.field),
         at=r.window_start, latest=r.window_end, written_at=_written(r), event_type_id=r.event_type_id,
-        actual=float(r.current_count), expected=float(r.baseline_count),
-        summary=f"{r.field}: distribution changed" + (f" (PSI {r.psi:.2f})" if r.psi is not None else ""),
-        extra={"field": r.field, "psi": r.psi, "js_distance": r.js_distance, "chi2_p_value": r.chi2_p_value},
+        extra={"field": r.field, "psi": r.psi, "js_distance": r.js_distance, "chi2_p_value": r.chi2_p_value,
+               "current_count": r.current_count, "baseline_count": r.baseline_count},
     ) for r in rows]
 
 
@@ -152,41 +170,90 @@ def _regressions(rows: Iterable[ReleaseRegression]) -> list[Candidate]:
         scope_key=_scope_key("release_regression", r.scope_type.value, r.scope_ref), at=r.detected_at,
         latest=r.detected_at, written_at=_written(r), direction=r.direction, actual=float(r.release_count),
         expected=r.expected_count, z=r.z, event_type_id=r.event_type_id,
-        summary=f"release {r.app_version}: share {r.release_share:.2%} vs {r.baseline_share:.2%}",
-        extra={"app_version": r.app_version, "ratio": r.ratio, "baseline_versions": r.baseline_versions},
+        extra={"app_version": r.app_version, "ratio": r.ratio, "baseline_versions": r.baseline_versions,
+               "release_share": r.release_share, "baseline_share": r.baseline_share},
     ) for r in rows]
 
 
 def load(db: Session, project_ids: list[uuid.UUID], since: datetime, until: datetime | None = None,
-         kinds: set[str] | None = None) -> list[Candidate]:
-    """Findings of these projects whose newest evidence is in [since, until], with names resolved."""
+         kinds: set[str] | None = None, written_since: datetime | None = None) -> list[Candidate]:
+    """Findings of these projects whose newest evidence is in [since, until], with names resolved.
+
+    `written_since` also loads findings a scan wrote since then whatever their evidence's age (a replay of old
+    data): dispatch records those as `stale` instead of ignoring them."""
     want = kinds or {"volume", "schema_drift", "distribution_drift", "release_regression"}
     out: list[Candidate] = []
 
-    def window(col: Any) -> list[Any]:
-        conds = [col >= since]
-        if until is not None:
-            conds.append(col <= until)
-        return conds
+    def window(model: Any, col: Any) -> list[Any]:
+        conds = [col <= until] if until is not None else []
+        if written_since is None:
+            return [col >= since, *conds]
+        return [or_(col >= since, model.updated_at >= written_since), *conds]
 
     if "volume" in want:
         out += _signals(db.scalars(select(AnomalySignal).where(
-            AnomalySignal.project_id.in_(project_ids), *window(AnomalySignal.bucket))))
+            AnomalySignal.project_id.in_(project_ids), *window(AnomalySignal, AnomalySignal.bucket))))
     if "schema_drift" in want:
         out += _schema(db.scalars(select(SchemaDrift).where(
             SchemaDrift.project_id.in_(project_ids), SchemaDrift.status == DriftStatus.open,
-            *window(SchemaDrift.last_seen_at))))
+            *window(SchemaDrift, SchemaDrift.last_seen_at))))
     if "distribution_drift" in want:
         out += _distribution(db.scalars(select(DistributionDrift).where(
             DistributionDrift.project_id.in_(project_ids), DistributionDrift.is_drift.is_(True),
-            *window(DistributionDrift.window_end))))
+            *window(DistributionDrift, DistributionDrift.window_end))))
     if "release_regression" in want:
         out += _regressions(db.scalars(select(ReleaseRegression).where(
             ReleaseRegression.project_id.in_(project_ids), ReleaseRegression.is_regression.is_(True),
-            *window(ReleaseRegression.detected_at))))
+            *window(ReleaseRegression, ReleaseRegression.detected_at))))
     _resolve(db, out)
     out.sort(key=lambda c: (c.at, c.key))
     return out
+
+
+def describe(c: Candidate) -> str:
+    """The one-line summary of a finding (see content.py); volume uses the latest bucket until `totals()`."""
+    x = c.extra
+    if c.kind == "volume":
+        where = content.scope_label(c.scope_type, c.event_type_name, c.event_name)
+        step = content.interval_delta(c.scan_interval)
+        start = c.latest if x.get("bucket_count", 1) > 1 and "range_actual" not in x else c.at
+        actual = x.get("range_actual", c.actual)
+        expected = x.get("range_expected", c.expected)
+        return content.volume(where, actual, expected, _utc(start), _utc(c.latest + step))
+    if c.kind in ("schema_drift", "contract"):
+        return content.schema(x.get("drift_type", ""), x.get("field") or "?", c.event_type_name, x,
+                              x.get("declared_type"), x.get("observed_type"), x.get("sample_value"))
+    if c.kind == "distribution_drift":
+        where = content.scope_label(c.scope_type, c.event_type_name, c.event_name)
+        return content.distribution(x.get("field") or "?", where, _utc(c.at), x.get("psi"), x.get("js_distance"),
+                                    int(x.get("current_count") or 0), int(x.get("baseline_count") or 0))
+    if c.kind == "release_regression":
+        where = content.scope_label(c.scope_type, c.event_type_name, c.event_name)
+        return content.regression(x.get("app_version") or "?", where, c.actual or 0.0, c.expected or 0.0,
+                                  x.get("release_share") or 0.0, x.get("baseline_share") or 0.0,
+                                  list(x.get("baseline_versions") or []))
+    return c.summary or f"{c.kind.replace('_', ' ')} on {c.scope_name or 'the project'}"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def totals(db: Session, cands: list[Candidate]) -> None:
+    """Volume incidents that span several buckets: actual and expected summed over the whole incident from the
+    stored metric points, so "38 vs ~410 expected, 14:00–16:00" is about those two hours, not the last one."""
+    for c in cands:
+        if c.kind != "volume" or c.extra.get("bucket_count", 1) <= 1 or c.scan_config_id is None:
+            continue
+        scope = MetricPoint.scope_ref.is_(None) if c.scope_ref is None else MetricPoint.scope_ref == c.scope_ref
+        actual, expected, n = db.execute(select(
+            func.sum(MetricPoint.count), func.sum(MetricPoint.expected), func.count(MetricPoint.expected))
+            .where(MetricPoint.scan_config_id == c.scan_config_id, MetricPoint.scope_type == c.scope_type,
+                   scope, MetricPoint.bucket >= c.at, MetricPoint.bucket <= c.latest)).one()
+        if n:
+            c.extra["range_actual"], c.extra["range_expected"] = float(actual or 0), float(expected or 0)
+            c.actual, c.expected = c.extra["range_actual"], c.extra["range_expected"]
+            c.summary = describe(c)
 
 
 def _resolve(db: Session, cands: list[Candidate]) -> None:
@@ -222,3 +289,4 @@ def _resolve(db: Session, cands: list[Candidate]) -> None:
             status=event.status.value if event else None,
             scan_config_id=str(c.scan_config_id) if c.scan_config_id else None,
         )
+        c.summary = describe(c)

@@ -39,6 +39,10 @@ class AlertItem:
     link: str | None = None
     finding_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The other findings of the same incident (an event's drop with its event type's and the project total's;
+    # the other drifts of one event type in one scan): [{"kind", "scope_type", "scope_name", "summary", "link",
+    # "finding_id", "actual", "expected"}]. Listed in the message; empty for a finding alone.
+    related: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _iso(value: datetime | str | None) -> str | None:
@@ -76,7 +80,7 @@ def item_dict(item: AlertItem | Mapping[str, Any]) -> dict[str, Any]:
     if pct is None and delta is not None and expected:
         pct = delta / expected * 100.0
     direction = data.get("direction")
-    if direction is None and delta:
+    if direction is None and delta and data.get("kind") == "volume":
         direction = "spike" if delta > 0 else "drop"
     name = data.get("scope_name") or data.get("event") or data.get("event_type")
     scope_label = {
@@ -88,7 +92,8 @@ def item_dict(item: AlertItem | Mapping[str, Any]) -> dict[str, Any]:
         actual=actual, expected=expected, delta=delta, delta_percent=_finite(pct), direction=direction,
         z=_finite(data.get("z")), bucket=_iso(data.get("bucket")), bucket_label=_label(data.get("bucket")),
         scope_name=name, scope_label=scope_label,
-        arrow={"spike": "↑", "drop": "↓"}.get(direction or "", "•"),
+        # Arrows are for volume only: a drift or a regression has no "up" a person should read into it.
+        arrow={"spike": "↑", "drop": "↓"}.get(direction or "", "•") if data.get("kind") == "volume" else "•",
     )
     return data
 
@@ -103,6 +108,7 @@ def build_context(
     links: Mapping[str, Any] | None = None,
     explanation: str | None = None,
     now: datetime | None = None,
+    status: str = "firing",
 ) -> dict[str, Any]:
     """Assemble the documented context from the dispatcher's rows (already converted to plain mappings)."""
     views = [item_dict(i) for i in items]
@@ -128,6 +134,7 @@ def build_context(
         "links": {"project": None, "inbox": None, "delivery": None, **dict(links or {})},
         "explanation": explanation,
         "generated_at": _iso(now or datetime.now(UTC)),
+        "status": status,  # firing | resolved (the incidents listed have ended)
     }
 
 
@@ -144,10 +151,15 @@ def sample_context() -> dict[str, Any]:
             AlertItem(kind="volume", scope_type="event", scope_ref="00000000-0000-0000-0000-000000000005",
                       scope_name="checkout.purchase", event_type="checkout", event="checkout.purchase",
                       bucket="2026-01-01T10:00:00Z", actual=120.0, expected=480.0, expected_low=400.0,
-                      expected_high=560.0, z=-6.2, severity="critical", link="https://tripl.example/a/1"),
-            AlertItem(kind="schema_drift", scope_type="event", scope_name="checkout.purchase",
-                      event_type="checkout", event="checkout.purchase", bucket="2026-01-01T10:00:00Z",
-                      severity="warning", summary="price: integer → string"),
+                      expected_high=560.0, z=-6.2, severity="critical", link="https://tripl.example/a/1",
+                      summary="checkout.purchase 120 vs ~480 expected, 2026-01-01 10:00–11:00 UTC, −75 %",
+                      related=[{"kind": "volume", "scope_type": "project_total", "scope_name": "project total",
+                                "summary": "project total 900 vs ~1,300 expected, 2026-01-01 10:00–11:00 UTC, "
+                                           "−31 %", "link": "https://tripl.example/a/2", "finding_id": None,
+                                "actual": 900.0, "expected": 1300.0}]),
+            AlertItem(kind="schema_drift", scope_type="event_type", scope_name="checkout",
+                      event_type="checkout", bucket="2026-01-01T10:00:00Z", severity="warning",
+                      summary="type of `price` in checkout: string, declared integer", link="https://tripl.example/a/3"),
         ],
         links={"project": "https://tripl.example/p/shop-app", "inbox": "https://tripl.example/p/shop-app/inbox",
                "delivery": "https://tripl.example/p/shop-app/deliveries/1"},

@@ -45,41 +45,70 @@ def effective_status(group: AlertCorrelationGroup, now: datetime) -> GroupStatus
     return group.status
 
 
-def assign_groups(db: Session, cands: list[Candidate], window: timedelta, now: datetime
-                  ) -> list[AlertCorrelationGroup]:
-    """The group of each delivered item, in order (created when none is open within the window).
+def assign_incident_groups(db: Session, incidents: list[list[Candidate]], window: timedelta, now: datetime
+                           ) -> list[AlertCorrelationGroup]:
+    """One inbox group per incident (its findings on several scopes are one item), in order.
 
-    One lock per project and one query for the whole delivery: groups are looked up in memory, and an item may
-    join a group an earlier item of the same call created."""
-    if not cands:
+    An incident joins the newest active group, within the window, that already holds one of its scopes in the
+    same direction (another rule or destination may have delivered part of it); otherwise it starts a group keyed
+    on its primary finding."""
+    if not incidents:
         return []
-    project_id = cands[0].project_id
+    project_id = incidents[0][0].project_id
     db.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"alert-groups:{project_id}"})
-    oldest = min(c.latest for c in cands) - window
-    pool = list(db.scalars(select(AlertCorrelationGroup).where(
-        AlertCorrelationGroup.project_id == project_id,
-        AlertCorrelationGroup.scope_key.in_({c.scope_key for c in cands}),
-        AlertCorrelationGroup.status.in_(ACTIVE), AlertCorrelationGroup.latest_bucket >= oldest)))
+    keys = {c.scope_key for inc in incidents for c in inc}
+    oldest = min(c.latest for inc in incidents for c in inc) - window
+    active = (AlertCorrelationGroup.project_id == project_id, AlertCorrelationGroup.status.in_(ACTIVE),
+              AlertCorrelationGroup.latest_bucket >= oldest)
+    pool = {g.id: g for g in db.scalars(select(AlertCorrelationGroup).where(
+        *active, AlertCorrelationGroup.scope_key.in_(keys)))}
+    members: dict[uuid.UUID, set[tuple[str, str]]] = {g.id: {(g.scope_key, g.direction or "")} for g in pool.values()}
+    for gid, key, direction, group in db.execute(
+            select(AlertDeliveryItem.correlation_group_id, AlertDeliveryItem.scope_key, AlertDeliveryItem.direction,
+                   AlertCorrelationGroup)
+            .join(AlertCorrelationGroup, AlertCorrelationGroup.id == AlertDeliveryItem.correlation_group_id)
+            .where(*active, AlertDeliveryItem.scope_key.in_(keys))):
+        pool.setdefault(gid, group)
+        members.setdefault(gid, set()).add((key, direction or ""))
     out = []
-    for c in cands:
-        fits = [g for g in pool if g.scope_key == c.scope_key and (g.direction or "") == (c.direction or "")
-                and g.latest_bucket >= c.latest - window and g.first_bucket <= c.latest + window]
+    for inc in incidents:
+        head = inc[0]
+        lo, hi = min(c.at for c in inc) - window, max(c.latest for c in inc) + window
+        wanted = {(c.scope_key, c.direction or "") for c in inc}
+        fits = [g for g in pool.values() if members.get(g.id, set()) & wanted
+                and g.latest_bucket >= lo and (g.first_bucket or g.latest_bucket) <= hi]
         group = max(fits, key=lambda g: g.latest_bucket) if fits else None
         if group is None:
             group = AlertCorrelationGroup(
-                id=uuid.uuid4(), project_id=project_id, scope_key=c.scope_key, kind=c.kind, scope_type=c.scope_type,
-                scope_ref=c.scope_ref, scope_name=c.scope_name, direction=c.direction, status=GroupStatus.open,
-                false_positive_count=0, first_bucket=c.latest, latest_bucket=c.latest)
+                id=uuid.uuid4(), project_id=project_id, scope_key=head.scope_key, kind=head.kind,
+                scope_type=head.scope_type, scope_ref=head.scope_ref, scope_name=head.scope_name,
+                direction=head.direction, status=GroupStatus.open, false_positive_count=0,
+                first_bucket=min(c.at for c in inc), latest_bucket=max(c.latest for c in inc))
             db.add(group)
-            pool.append(group)
-        else:
-            group.latest_bucket = max(group.latest_bucket, c.latest)
-            group.first_bucket = min(group.first_bucket or c.latest, c.latest)
-            group.scope_name = c.scope_name or group.scope_name
-        group.latest_delivery_at = now
+            pool[group.id] = group
+        members.setdefault(group.id, set()).update(wanted)
+        _stretch(group, inc, now)
         out.append(group)
     db.flush()
     return out
+
+
+def _stretch(group: AlertCorrelationGroup, cands: list[Candidate], now: datetime) -> None:
+    group.latest_bucket = max([group.latest_bucket, *(c.latest for c in cands)] if group.latest_bucket else
+                              [c.latest for c in cands])
+    group.first_bucket = min([group.first_bucket, *(c.at for c in cands)] if group.first_bucket else
+                             [c.at for c in cands])
+    group.latest_delivery_at = now
+
+
+def extend_groups(db: Session, updates: list[tuple[Candidate, uuid.UUID]], now: datetime) -> None:
+    """Findings that joined an incident already notified: its inbox item now spans them (nothing is re-sent)."""
+    groups = {g.id: g for g in db.scalars(select(AlertCorrelationGroup).where(
+        AlertCorrelationGroup.id.in_({g for _, g in updates})))}
+    for cand, gid in updates:
+        group = groups.get(gid)
+        if group is not None:
+            _stretch(group, [cand], group.latest_delivery_at or now)
 
 
 def muted_incidents(db: Session, project_ids: list[uuid.UUID], now: datetime) -> set[tuple[uuid.UUID, str, str]]:
@@ -194,17 +223,24 @@ def get_group(db: Session, project: Project, group_id: uuid.UUID) -> AlertCorrel
 
 
 def _record_false_positive(db: Session, group: AlertCorrelationGroup, now: datetime) -> None:
+    """Teach dispatch every pattern of the incident: its primary scope and the related scopes listed with it."""
+    patterns = {(group.scope_key, group.direction, group.kind, group.scope_type, group.scope_ref)}
+    patterns |= set(db.execute(select(AlertDeliveryItem.scope_key, AlertDeliveryItem.direction,
+                                      AlertDeliveryItem.kind, AlertDeliveryItem.scope_type,
+                                      AlertDeliveryItem.scope_ref)
+                               .where(AlertDeliveryItem.correlation_group_id == group.id)).all())
     max_z = db.scalar(select(func.max(func.abs(AlertDeliveryItem.z)))
                       .where(AlertDeliveryItem.correlation_group_id == group.id))
-    stmt = insert(AlertFeedback).values(
-        project_id=group.project_id, pattern_key=f"{group.scope_key}|{group.direction or ''}", kind=group.kind,
-        scope_type=group.scope_type, scope_ref=group.scope_ref, direction=group.direction,
-        false_positive_count=1, max_abs_z=max_z, last_marked_at=now, created_at=now, updated_at=now)
-    db.execute(stmt.on_conflict_do_update(
-        index_elements=["project_id", "pattern_key"],
-        set_={"false_positive_count": AlertFeedback.false_positive_count + 1,
-              "max_abs_z": func.greatest(AlertFeedback.max_abs_z, stmt.excluded.max_abs_z),
-              "last_marked_at": now, "updated_at": now}))
+    for scope_key, direction, kind, scope_type, scope_ref in sorted(patterns, key=str):
+        stmt = insert(AlertFeedback).values(
+            project_id=group.project_id, pattern_key=f"{scope_key}|{direction or ''}", kind=kind,
+            scope_type=scope_type, scope_ref=scope_ref, direction=direction,
+            false_positive_count=1, max_abs_z=max_z, last_marked_at=now, created_at=now, updated_at=now)
+        db.execute(stmt.on_conflict_do_update(
+            index_elements=["project_id", "pattern_key"],
+            set_={"false_positive_count": AlertFeedback.false_positive_count + 1,
+                  "max_abs_z": func.greatest(AlertFeedback.max_abs_z, stmt.excluded.max_abs_z),
+                  "last_marked_at": now, "updated_at": now}))
 
 
 def apply_action(db: Session, actor: audit.Actor, project: Project, group: AlertCorrelationGroup, action: str,

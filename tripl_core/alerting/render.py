@@ -189,46 +189,43 @@ def _render(source: str, fmt: MessageFormat, context: Mapping[str, Any], strict:
         _budget.reset(token)
 
 
-# Default templates per format. Each item line: arrow, scope, numbers (volume) or summary (drifts).
+# Default templates per format. Each item: the arrow (volume only), the finding's one-line summary (what, where,
+# how much against what was expected), the other scopes of the same incident, and the link to its page. Items
+# built without a summary (custom integrations) fall back to the numbers.
+def _item_template(bold: tuple[str, str], italic: tuple[str, str], link: str, also: str, lparen: str = "(",
+                   rparen: str = ")", eq: str = "=") -> str:
+    b0, b1 = bold
+    i0, i1 = italic
+    kind = "{% if item.kind != 'volume' %}" + i0 + "{{ item.kind|replace('_', ' ') }}" + i1 + ": {% endif %}"
+    numbers = (
+        "{{ item.actual|number }} vs expected {{ item.expected|number }}"
+        "{% if item.delta_percent is not none %} " + lparen + "{{ item.delta_percent|percent }}" + rparen
+        + "{% endif %}{% if item.z is not none %}, z" + eq + "{{ item.z }}{% endif %}"
+        "{% if item.bucket_label %} at {{ item.bucket_label }}{% endif %}"
+    )
+    return (
+        "{{ item.arrow }} " + kind
+        + "{% if item.summary %}{{ item.summary }}"
+        + "{% else %}" + b0 + "{{ item.scope_label }}" + b1 + ": " + numbers + "{% endif %}"
+        + "{% if item.link %} " + link + "{% endif %}"
+        # trim_blocks eats the first line break after a block tag: two give one
+        + "{% for r in item.related %}\n\n    " + also + "{{ r.summary or r.scope_name }}"
+        + "{% if r.link %} " + link.replace("item.link", "r.link") + "{% endif %}{% endfor %}"
+    )
+
+
 _DEFAULT_ITEMS = {
-    MessageFormat.plain: (
-        "{{ item.arrow }} {{ item.scope_label }}"
-        "{% if item.kind == 'volume' %}: {{ item.actual|number }} vs expected {{ item.expected|number }}"
-        "{% if item.delta_percent is not none %} ({{ item.delta_percent|percent }}){% endif %}"
-        "{% if item.z is not none %}, z={{ item.z }}{% endif %}"
-        "{% else %} [{{ item.kind|replace('_', ' ') }}]: {{ item.summary }}{% endif %}"
-        "{% if item.bucket_label %} at {{ item.bucket_label }}{% endif %}"
-    ),
-    MessageFormat.slack_mrkdwn: (
-        "{{ item.arrow }} *{{ item.scope_label }}*"
-        "{% if item.kind == 'volume' %}: {{ item.actual|number }} vs expected {{ item.expected|number }}"
-        "{% if item.delta_percent is not none %} (`{{ item.delta_percent|percent }}`){% endif %}"
-        "{% if item.z is not none %}, z={{ item.z }}{% endif %}"
-        "{% else %} _{{ item.kind|replace('_', ' ') }}_: {{ item.summary }}{% endif %}"
-        "{% if item.bucket_label %} at {{ item.bucket_label }}{% endif %}"
-        "{% if item.link %} <{{ item.link }}|details>{% endif %}"
-    ),
-    MessageFormat.telegram_html: (
-        "{{ item.arrow }} <b>{{ item.scope_label }}</b>"
-        "{% if item.kind == 'volume' %}: {{ item.actual|number }} vs expected {{ item.expected|number }}"
-        "{% if item.delta_percent is not none %} (<code>{{ item.delta_percent|percent }}</code>){% endif %}"
-        "{% if item.z is not none %}, z={{ item.z }}{% endif %}"
-        "{% else %} <i>{{ item.kind|replace('_', ' ') }}</i>: {{ item.summary }}{% endif %}"
-        "{% if item.bucket_label %} at {{ item.bucket_label }}{% endif %}"
-        "{% if item.link %} <a href=\"{{ item.link }}\">details</a>{% endif %}"
-    ),
-    MessageFormat.telegram_markdownv2: (
-        "{{ item.arrow }} *{{ item.scope_label }}*"
-        "{% if item.kind == 'volume' %}: {{ item.actual|number }} vs expected {{ item.expected|number }}"
-        "{% if item.delta_percent is not none %} \\(`{{ item.delta_percent|percent }}`\\){% endif %}"
-        "{% if item.z is not none %}, z\\={{ item.z }}{% endif %}"
-        "{% else %} _{{ item.kind|replace('_', ' ') }}_: {{ item.summary }}{% endif %}"
-        "{% if item.bucket_label %} at {{ item.bucket_label }}{% endif %}"
-        "{% if item.link %} [details]({{ item.link }}){% endif %}"
-    ),
+    MessageFormat.plain: _item_template(("", ""), ("", ""), "{{ item.link }}", "also: "),
+    MessageFormat.slack_mrkdwn: _item_template(("*", "*"), ("_", "_"), "<{{ item.link }}|details>", "also: "),
+    MessageFormat.telegram_html: _item_template(("<b>", "</b>"), ("<i>", "</i>"),
+                                                '<a href="{{ item.link }}">details</a>', "also: "),
+    MessageFormat.telegram_markdownv2: _item_template(("*", "*"), ("_", "_"), "[details]({{ item.link }})",
+                                                      "also: ", "\\(", "\\)", "\\="),
 }
 
-_HEADLINE = "{{ counts.total }} alert{{ '' if counts.total == 1 else 's' }} in {{ project.name }}"
+_HEADLINE = ("{% if status == 'resolved' %}Resolved: {{ counts.total }} incident{{ '' if counts.total == 1 else 's' }}"
+             " ended in {{ project.name }}{% else %}"
+             "{{ counts.total }} alert{{ '' if counts.total == 1 else 's' }} in {{ project.name }}{% endif %}")
 
 
 def _message(headline: str, scan: str, explanation: str, link: str) -> str:

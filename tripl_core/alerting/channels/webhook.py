@@ -60,6 +60,7 @@ def payload(message: RenderedMessage) -> dict[str, Any]:
         "links": ctx.get("links"),
         "explanation": ctx.get("explanation"),
         "generated_at": ctx.get("generated_at"),
+        "status": ctx.get("status", "firing"),  # resolved: the listed incidents ended (a recovery)
     }
 
 

@@ -49,6 +49,9 @@ class MatchOutcome(enum.StrEnum):
     muted = "muted"  # the monitor was muted
     group_muted = "group_muted"  # the inbox group of its scope × direction was muted
     feedback = "feedback"  # like findings marked false positive before (learned suppression)
+    updated = "updated"  # joined an incident the rule already notified about (the inbox item is updated)
+    stale = "stale"  # its newest evidence is older than the dispatch look-back (a replay of old data)
+    learning = "learning"  # its series had too little history to be scored (never alerts)
 
 
 class GroupStatus(enum.StrEnum):
