@@ -85,7 +85,8 @@ def test_sends_text_and_html_alternative(smtp, smtp_settings):
     html = parsed.get_body(("html",)).get_content()
     assert text.replace("\r\n", "\n").strip() == msg.plain_text
     assert "event checkout.purchase" in html and 'href="https://tripl.example/p/shop-app/deliveries/1"' in html
-    assert "<td" in html and "price: integer → string" in html and "120 vs expected 480 (-75.0%)" in html
+    assert "<td" in html and "type of `price` in checkout: string, declared integer" in html and "120 vs ~480 expected" in html
+    assert "https://tripl.example/a/1" in html  # the finding's page
 
 
 def test_subject_template_and_from_address(smtp, smtp_settings):

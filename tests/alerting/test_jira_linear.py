@@ -40,7 +40,7 @@ def test_jira_v3_creates_issue_with_adf(server, settings):
     assert fields["labels"] == ["tripl", "tripl-schema-drift", "tripl-volume"]
     doc = fields["description"]
     assert doc["type"] == "doc" and doc["version"] == 1
-    assert "↓ event checkout.purchase: 120 vs expected 480" in text_of(doc)
+    assert "↓ checkout.purchase 120 vs ~480 expected" in text_of(doc)
     links = [m["attrs"]["href"] for p in doc["content"] for n in p["content"] for m in n.get("marks", [])
              if m["type"] == "link"]
     assert "https://tripl.example/p/shop-app/deliveries/1" in links

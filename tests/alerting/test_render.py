@@ -78,7 +78,9 @@ def test_default_templates_render_every_item_kind(fmt):
     msg = render_message(sample_context(), fmt)
     assert msg.template_error is None
     assert "checkout" in msg.text and "schema drift" in msg.text
-    assert "integer → string" in msg.plain_text
+    assert "type of `price` in checkout: string, declared integer" in msg.plain_text
+    assert "−75 %" in msg.plain_text and "also: project total 900 vs ~1,300 expected" in msg.plain_text
+    assert msg.plain_text.count("https://tripl.example/a/") == 3  # every finding links to its page
     assert msg.subject == "[tripl] 2 alerts in Shop App: Checkout volume"
     assert msg.footer == "tripl · Shop App · Hourly events · 2026-01-01 11:05 UTC"
     assert msg.url == "https://tripl.example/p/shop-app/deliveries/1"
@@ -96,7 +98,7 @@ def test_custom_templates_and_filters():
     assert msg.text.splitlines() == [
         "Checkout volume / 2 / 1 drop",
         "1. checkout.purchase 120.0 -75.0% 10:00",
-        "2. checkout.purchase   10:00",
+        "2. checkout   10:00",
     ]
 
 
@@ -118,7 +120,7 @@ def test_broken_item_template_falls_back_per_item():
     msg = render_message(sample_context(), "plain", items_template="{{ item.z|round(1) }}")
     assert msg.template_error and msg.template_error.startswith("items_template")
     assert "-6.2" in msg.text  # first item used the custom template
-    assert "[schema drift]: price: integer → string" in msg.text  # second fell back
+    assert "• schema drift: type of `price` in checkout" in msg.text  # second fell back
 
 
 @pytest.mark.parametrize("source", [

@@ -35,7 +35,7 @@ def test_posts_documented_json_with_headers(server, settings):
     body = req.json()
     assert set(body) == {"schema", "delivery_id", "subject", "text", "plain_text", "format", "url", "rule",
                          "project", "scan", "destination", "counts", "items", "links", "explanation",
-                         "generated_at"}
+                         "generated_at", "status"}
     assert body["schema"] == SCHEMA and body["format"] == "plain"
     assert body["subject"] == msg.subject and body["text"] == msg.text
     assert body["project"]["slug"] == "shop-app" and body["rule"]["name"] == "Checkout volume"

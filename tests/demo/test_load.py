@@ -156,7 +156,8 @@ def _alerts_reach_the_sink(db, owner, demo, spec, sink_file) -> None:
     assert report.deliveries and report.sent == len(report.deliveries) and report.failed == 0, report
     received = [json.loads(line)["body"] for line in sink_file.read_text().splitlines()]
     assert len(received) == len(report.deliveries)
-    items = [i for b in received for i in b["items"]]
+    incidents = [i for b in received for i in b["items"]]
+    items = [i for inc in incidents for i in (inc, *inc["related"])]  # every finding, leading or related
     assert {b["rule"]["name"] for b in received} == {load.ALERT_RULE_NAME}
     volume = {(i["scope_name"], i["direction"]) for i in items if i["kind"] == "volume"}
     assert (warehouse.SPIKE_EVENT, "spike") in volume and (warehouse.DROP_EVENT, "drop") in volume, volume
@@ -175,14 +176,13 @@ def _alerts_reach_the_sink(db, owner, demo, spec, sink_file) -> None:
     r = owner.get(f"{P}/alerts/inbox", params={"limit": 200})
     assert r.status_code == 200, r.text
     groups = r.json()["items"]
-    # one group per scope × direction (× field for drifts), each item in exactly one of them
-    assert r.json()["total"] == len(groups) == len({
-        (i["kind"], i["scope_ref"], i["direction"], (i["extra"] or {}).get("field"),
-         (i["extra"] or {}).get("drift_type")) for i in items})
+    # one group per incident (related scopes and one scan's drifts of an event type together), every finding in one
+    assert r.json()["total"] == len(groups) == len(incidents)
     assert sum(g["item_count"] for g in groups) == len(items)
-    by_scope = {(g["kind"], tuple(g["scope_names"]), g["direction"]) for g in groups}
-    assert ("volume", (warehouse.SPIKE_EVENT,), "spike") in by_scope, by_scope
-    assert ("volume", (warehouse.DROP_EVENT,), "drop") in by_scope, by_scope
+    by_scope = {(g["kind"], g["direction"], name) for g in groups for name in g["scope_names"]}
+    assert ("volume", "spike", warehouse.SPIKE_EVENT) in by_scope, by_scope
+    assert ("volume", "drop", warehouse.DROP_EVENT) in by_scope, by_scope
+    assert all(i["summary"] and i["link"] for i in items)  # content and a console link on every finding
     assert all(g["rule_names"] == [load.ALERT_RULE_NAME] for g in groups)
 
     instance = dg.DagsterInstance.ephemeral()

@@ -40,8 +40,8 @@ class AlertItem:
     finding_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     # The other findings of the same incident (an event's drop with its event type's and the project total's;
-    # the other drifts of one event type in one scan): [{"kind", "scope_type", "scope_name", "summary", "link",
-    # "finding_id", "actual", "expected"}]. Listed in the message; empty for a finding alone.
+    # the other drifts of one event type in one scan), each with the fields of an item. Listed in the message
+    # under the item; empty for a finding alone.
     related: list[dict[str, Any]] = field(default_factory=list)
 
 

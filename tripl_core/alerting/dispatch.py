@@ -154,9 +154,7 @@ def _outcome(rule: AlertRule, cand: Candidate, now: datetime, notified: dict[str
 def _item(settings: Settings, project: Project, inc: list[Candidate]) -> AlertItem:
     """One message item per incident: its primary finding, the others listed as `related`."""
     head, *rest = inc
-    related = [{"kind": c.kind, "scope_type": c.scope_type, "scope_name": c.scope_name, "summary": c.summary,
-                "link": finding_link(settings, project, c), "finding_id": str(c.finding_id), "actual": c.actual,
-                "expected": c.expected} for c in rest]
+    related = [item_dict(c.item(finding_link(settings, project, c))) for c in rest]  # the same fields as items
     return dataclasses.replace(head.item(finding_link(settings, project, head)), related=related)
 
 

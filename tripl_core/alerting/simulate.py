@@ -40,14 +40,14 @@ def _kinds(rule: AlertRule) -> set[str]:
 
 
 def replay(matched: list[Candidate], cooldown_minutes: int) -> list[Candidate]:
-    """The findings that would have notified, oldest first, with a cooldown per scope."""
+    """The findings that would have notified, oldest first, with a cooldown per incident (scope × direction)."""
     last: dict[str, datetime] = {}
     cooldown = timedelta(minutes=cooldown_minutes)
     fired = []
     for c in sorted(matched, key=lambda c: (c.at, c.key)):
-        prev = last.get(c.scope_key)
+        prev = last.get(c.incident_key)
         if prev is None or c.at - prev >= cooldown:
-            last[c.scope_key] = c.at
+            last[c.incident_key] = c.at
             fired.append(c)
     return fired
 
@@ -93,7 +93,7 @@ def simulate(db: Session, project: Project, dest: AlertDestination, rule: AlertR
     service_settings.effective(db)  # fail early if settings cannot be read, like dispatch would
     kinds = _kinds(rule)
     cands = [c for c in cand_mod.load(db, [project.id], window_from, now, kinds) if window_from <= c.at <= now]
-    matched = [c for c in cands if matching.matches(rule, c)]
+    matched = [c for c in cands if not c.learning and matching.matches(rule, c)]  # learning never alerts
     cooldown = cooldown_minutes_override or rule.cooldown_minutes
     firings = group_firings(replay(matched, cooldown))
     noisy = len(firings) / days > NOISY_FIRINGS_PER_DAY

@@ -207,13 +207,16 @@ def ensure_alerts(db: Session, actor: audit.Actor, project: Project,
 
 def send_alerts(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec,
                 now: datetime | None = None) -> alert_dispatch.Report:
-    """One catch-up dispatch of the demo project over the replayed days.
+    """One catch-up dispatch of the demo project over its recent incidents.
 
-    The sensor only looks `alert_dispatch_lookback_hours` (48 h) back, so that replaying old data pages nobody;
-    the demo's incidents are days old, and it wants them delivered. The ledger makes this safe beside the running
-    sensor: each finding reaches the rule once, whoever dispatches it."""
+    The sensor only looks `alert_dispatch_lookback_hours` (48 h) back, so that replaying old data pages nobody
+    (older findings are recorded `stale`); the demo's incidents are a few days old, and it wants them delivered.
+    The look-back reaches back to its oldest injected incident, not to the start of the replayed weeks: what
+    happened before is history, not news. The ledger makes this safe beside the running sensor: each finding
+    reaches the rule once, whoever dispatches it (a `stale` verdict is revisited by this wider look-back)."""
     now = now or datetime.now(UTC)
-    hours = max((now - spec.start).total_seconds() / 3600 + 1, 1.0)
+    oldest = min(i.since for i in warehouse.incidents(spec).values())
+    hours = max((now - oldest).total_seconds() / 3600 + 1, 1.0)
     return alert_dispatch.run(db, now, project_id=demo.project.id, lookback_hours=hours)
 
 
