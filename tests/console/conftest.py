@@ -27,7 +27,7 @@ from tripl_core.db.models.findings import (
     ShadowEventCandidate,
     ShadowStatus,
 )
-from tripl_core.db.models.metrics import ScopeType
+from tripl_core.db.models.metrics import BreakdownPoint, ScopeType
 from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus
 from tripl_core.demo import load, sink
@@ -78,6 +78,16 @@ def scene(owner, db: Session, plan: dict, seed: Seed, sink_url: str) -> Scene:  
     cfg = seed.config(event_type_id=et["id"], metric_breakdown_columns=["platform"])
     _volume(seed, cfg, "event", home, 1)
     _volume(seed, cfg, "project_total", None, 3)
+    _volume(seed, cfg, "event_type", et["id"], 2)
+    # by platform: ios carries the spike (what "What moved" and the event's breakdowns show)
+    rows = []
+    for i in range(N):
+        total = 900 if i == SPIKE else 100 + (i % 4) * 5
+        android = 40
+        rows += [BreakdownPoint(scan_config_id=cfg.id, scope_type=ScopeType.event, scope_ref=uuid.UUID(home),
+                                bucket=T0 + i * STEP, column="platform", value=v, count=c)
+                 for v, c in (("ios", total - android), ("android", android))]
+    seed.add(*rows)
     at = T0 + SPIKE * STEP
     sig = seed.signal(cfg, "event", home, since=at, bucket=at, actual=900.0, expected=107.5, lower=85.0,
                       upper=130.0, z=14.2, peak_z=14.2, event_type_id=uuid.UUID(et["id"]))

@@ -81,6 +81,14 @@ def test_event_chart_draws_band_and_anomaly(owner, scene):
     assert int(re.search(r'data-points="(\d+)"', svg).group(1)) >= 192 and 'data-anomalies="1"' in svg
     assert svg.count('class="band"') == 1 and svg.count('class="anomaly spike"') == 1
     assert "<polyline class=\"volume\"" in svg
+    assert html.count('<svg class="spark"') == 2 and ">ios<" in html  # one sparkline per platform
+
+
+def test_signal_page_explains_what_moved(owner, scene):
+    html = owner.get(scene.url("signal")).text
+    moved = html[html.index("What moved"):html.index("<h2>Act")]
+    first = re.search(r"<td>platform</td><td>([^<]+)</td>", moved)
+    assert first and first.group(1) == "ios"  # the value that carried the spike ranks first
 
 
 def test_bad_ids_are_html_404s(owner, scene):
@@ -110,6 +118,8 @@ def test_editor_marks_the_signal_false_positive(editor, scene):
     assert r.status_code == 303 and r.headers["location"] == scene.url("signal")
     group = _volume_group(editor)
     assert group["status"] == "false_positive" and group["false_positive_count"] == 1
+    html = editor.get(scene.url("signal")).text  # what is left to do: reopen it
+    assert "Mark false positive" not in html and ">Reopen</button>" in html
 
 
 def test_editor_acts_on_drift_shadow_and_dead_event(editor, scene):

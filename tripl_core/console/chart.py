@@ -70,8 +70,8 @@ def volume_chart(data: list[dict[str, Any]], forecast: list[dict[str, Any]] | No
                  since: datetime | None = None, until: datetime | None = None) -> Chart:
     """`data`: series points (bucket, count, expected, lower, upper, is_anomaly, direction, z)."""
     chart = Chart(points=len(data))
-    if not data:
-        return chart
+    if not any(p["count"] or p.get("expected") is not None for p in data):
+        return chart  # nothing stored in this window: the page says so instead of drawing a flat line
     # The band ahead only when it continues the window (a window that ends long before it would stretch the
     # time axis over the months between).
     last = data[-1]["bucket"]

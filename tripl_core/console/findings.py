@@ -37,6 +37,7 @@ from tripl_core.errors import Invalid, NotFound
 from tripl_core.findings import common, reconciliation, rootcause, series
 
 BEFORE, AFTER = timedelta(days=3), timedelta(days=1)
+DEAD_DAYS = 30  # silent this long while planned as implemented or live (as the overview lists them)
 
 
 def _owned(db: Session, model: type[Any], project: Project, finding_id: uuid.UUID, label: str) -> Any:
@@ -125,8 +126,8 @@ def shadow_page(db: Session, project: Project, candidate_id: uuid.UUID) -> dict[
 def dead_page(db: Session, project: Project, event_id: uuid.UUID) -> dict[str, Any]:
     """A dead event is keyed on the event: silent while planned as implemented or live."""
     event = common.main_event(db, project, event_id)
-    listed = next((i for i in reconciliation.dead_events(db, project, 365)["items"] if i["event_id"] == event.id),
-                  None)
+    dead = reconciliation.dead_events(db, project, DEAD_DAYS)["items"]
+    listed = next((i for i in dead if i["event_id"] == event.id), None)
     now = utcnow()
     data = series.event_series(db, project, event.id, now - timedelta(days=30), now)
     return {"event": event, "dead": listed, "series": data,

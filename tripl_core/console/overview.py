@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tripl_core.console import findings as findings_pages
 from tripl_core.console.chart import volume_chart
 from tripl_core.console.names import Names
 from tripl_core.db.base import utcnow
@@ -112,7 +113,7 @@ def overview(db: Session, project: Project) -> dict[str, Any]:
         ShadowEventCandidate.project_id == project.id, ShadowEventCandidate.status == ShadowStatus.new)
         .order_by(ShadowEventCandidate.total_count.desc()).limit(20)))
     cov = reconciliation.coverage(db, project, 14, None)
-    dead = reconciliation.dead_events(db, project, 30)
+    dead = reconciliation.dead_events(db, project, findings_pages.DEAD_DAYS)
     total = totals.project_total(db, project, None, None)
     if not any(p["count"] for p in total["data"]):  # nothing lately (an old replay): its last 7 stored days
         newest = max((common.latest_bucket(db, c) for c in totals.contributing(db, project)), default=None)
