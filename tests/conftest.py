@@ -25,6 +25,10 @@ _TMP = Path(tempfile.mkdtemp(prefix=f"tripl-test-{WORKER}-"))
 # last registered first): every run used to leave its ~70 MB server directory behind.
 atexit.register(shutil.rmtree, _TMP, ignore_errors=True)
 SCRATCH = _TMP  # this process's scratch directory (chdb engines go in it too)
+# Every stand-in server of the suite (Slack, Telegram, Jira, Linear, OpenAI, BigQuery, webhook receivers, loopback
+# warehouses) listens on loopback, which the outbound policy refuses by default (tripl_core/outbound.py); the
+# suite allows it explicitly, as an operator would. Tests of the policy itself set their own.
+os.environ.setdefault("TRIPL_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")
 
 
 def _server_url() -> str:

@@ -9,11 +9,12 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 
 from tripl_core import startup
 from tripl_core.processes import StopRequested, install_stop_handlers, restore_handlers
-from tripl_core.settings import get_settings
+from tripl_core.settings import get_settings, reset_settings_cache
 
 
 def _db_upgrade(_: argparse.Namespace) -> int:
@@ -65,6 +66,17 @@ def _uvicorn_cmd(settings) -> list[str]:
     return [*cmd, "--no-proxy-headers"]
 
 
+# The demo's alerts go to the local `tripl webhook-sink` on 127.0.0.1, an address the outbound policy refuses by
+# default (tripl_core/outbound.py); the demo's processes allow that one address, not all of loopback.
+DEMO_OUTBOUND_ALLOW = "127.0.0.1/32"
+
+
+def _allow_demo_outbound(env: MutableMapping[str, str]) -> None:
+    current = [c.strip() for c in env.get("TRIPL_OUTBOUND_ALLOW", "").split(",") if c.strip()]
+    if DEMO_OUTBOUND_ALLOW not in current:
+        env["TRIPL_OUTBOUND_ALLOW"] = ",".join([*current, DEMO_OUTBOUND_ALLOW])
+
+
 def _up(args: argparse.Namespace) -> int:
     from tripl_core.processes import Supervisor, install_stop_handlers
     from tripl_core.runtime import dagster_url_for, ensure_dagster_database, ensure_database
@@ -80,6 +92,8 @@ def _up(args: argparse.Namespace) -> int:
     url = ensure_database()  # embedded server (owned by this process) + migrations
     settings = get_settings()
     env = dict(os.environ)
+    if args.demo:
+        _allow_demo_outbound(env)
     env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn reads it; only TRIPL_FORWARDED_ALLOW_IPS decides
     # Embedded mode exported it already; beside an external database it is derived unless configured.
     env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
@@ -121,6 +135,8 @@ def _demo(args: argparse.Namespace) -> int:
     except ImportError:
         print("the demo loader is not available yet", file=sys.stderr)
         return 1
+    _allow_demo_outbound(os.environ)  # the loader sends the demo's first alerts itself
+    reset_settings_cache()
     return demo_main(args.extra)  # the loader parses its own options (`tripl demo --help`)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tripl_core import __version__, audit, secrets
+from tripl_core import __version__, audit, outbound, secrets
 from tripl_core.db.models.service import ServiceSettingOverride
 from tripl_core.errors import Invalid
 from tripl_core.settings import Settings, get_settings
@@ -220,11 +220,19 @@ def effective(db: Session) -> EffectiveSettings:
     return eff
 
 
+# Endpoints tripl calls: refused when saved if the outbound policy refuses their host (tripl_core.outbound).
+OUTBOUND_URLS = frozenset({"slack_api_base_url", "telegram_api_base_url", "linear_api_url", "ai_base_url",
+                           "search_embedding_base_url"})
+
+
 def _validate(section: str, name: str, value: Any) -> Any:
     try:
-        return _ADAPTERS[name].validate_python(value)
+        checked = _ADAPTERS[name].validate_python(value)
     except ValidationError as exc:
         raise Invalid([section, name], exc.errors()[0]["msg"]) from None
+    if name in OUTBOUND_URLS and checked is not None:
+        outbound.validate_url([section, name], str(checked))
+    return checked
 
 
 def _check_combination(values: dict[str, Any]) -> None:

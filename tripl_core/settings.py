@@ -11,7 +11,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DESCRIBE_PROMPT = (
@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, ge=1, description="Failed logins per email (or 4x per IP) in the window.")
     login_failure_window_seconds: int = Field(900, ge=1)
     api_key_touch_seconds: int = Field(60, ge=0, description="Minimum gap between last_used_at writes.")
+    outbound_allow: str = Field(
+        "", description="CIDRs tripl may connect to although refused by default (loopback), comma-separated, "
+        "e.g. 127.0.0.1/32. Link-local and metadata addresses stay refused (tripl_core.outbound).")
+    outbound_deny: str = Field(
+        "", description="CIDRs tripl never connects to (webhooks, channels, AI, warehouses), comma-separated.")
 
     # plan review
     viewer_comments_enabled: bool = Field(
@@ -137,6 +142,20 @@ class Settings(BaseSettings):
     search_embedding_model: str = Field("text-embedding-3-small")
     search_embedding_api_key: str | None = Field(None, description="Unset: ai_api_key is used.")
     search_embedding_base_url: str | None = Field(None, description="Unset: ai_base_url is used.")
+
+    @field_validator("outbound_allow", "outbound_deny")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        """A typo must stop the start, not silently open or close the network."""
+        import ipaddress
+
+        for item in (i.strip() for i in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or CIDR range (e.g. 127.0.0.1/32)") from None
+        return value
 
     @property
     def uploads_dir(self) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from tripl_core import outbound, redaction
 from tripl_core.errors import Conflict, UpstreamError
 from tripl_core.service_settings import EffectiveSettings, is_header_token
 
@@ -44,21 +45,35 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 def _post(url: str, api_key: str | None, payload: dict[str, Any], timeout: float, what: str) -> dict[str, Any]:
+    """POST through the outbound policy; every error message passes the redaction step (the key, and the query
+    and userinfo of the URL: some gateways take the key there) before it reaches a response or the log."""
+    redactor = redaction.Redactor([api_key, *redaction.url_parts(url, whole=False)])
+    with redaction.scope(redactor):
+        try:
+            return _exchange(url, api_key, payload, timeout, what)
+        except UpstreamError as exc:
+            raise UpstreamError(redactor(exc.message) or "") from None
+
+
+def _exchange(url: str, api_key: str | None, payload: dict[str, Any], timeout: float, what: str) -> dict[str, Any]:
+    shown = redaction.strip_url_paths(url) if "@" in url or "?" in url else url
     try:
-        resp = httpx.post(url, json=payload, headers=_headers(api_key),
-                          timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
+        with outbound.client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout))) as http:
+            resp = http.post(url, json=payload, headers=_headers(api_key))
     except httpx.TimeoutException:
-        raise UpstreamError(f"The {what} endpoint did not answer within {timeout:g} s ({url}).") from None
+        raise UpstreamError(f"The {what} endpoint did not answer within {timeout:g} s ({shown}).") from None
+    except outbound.OutboundRefused as exc:
+        raise UpstreamError(f"The {what} endpoint is not allowed ({shown}): {exc}") from None
     except httpx.HTTPError as exc:
-        raise UpstreamError(f"The {what} endpoint is unreachable ({url}): {exc}") from None
+        raise UpstreamError(f"The {what} endpoint is unreachable ({shown}): {exc}") from None
     if resp.status_code >= 400:
         raise UpstreamError(f"The {what} endpoint answered HTTP {resp.status_code}: {_error_text(resp)}")
     try:
         body = resp.json()
     except ValueError:
-        raise UpstreamError(f"The {what} endpoint did not answer with JSON: {resp.text[:200]!r}") from None
+        raise UpstreamError(f"The {what} endpoint did not answer with JSON: {redaction.clip(resp.text, 200)!r}") from None
     if not isinstance(body, dict):
-        raise UpstreamError(f"The {what} endpoint answered with an unexpected body: {resp.text[:200]!r}")
+        raise UpstreamError(f"The {what} endpoint answered with an unexpected body: {redaction.clip(resp.text, 200)!r}")
     return body
 
 
@@ -66,12 +81,12 @@ def _error_text(resp: httpx.Response) -> str:
     try:
         err = resp.json().get("error")
         if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
+            return redaction.clip(str(err["message"]), 300)
         if isinstance(err, str):
-            return err[:300]
+            return redaction.clip(err, 300)
     except (ValueError, AttributeError):
         pass
-    return resp.text[:300] or resp.reason_phrase
+    return redaction.clip(resp.text, 300) or resp.reason_phrase
 
 
 def chat(eff: EffectiveSettings, system_prompt: str, user_message: str, max_tokens: int | None = None) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tripl_core import audit, secrets
+from tripl_core import audit, outbound, secrets
 from tripl_core.db.models.sources import DataSource, ScanConfig
 from tripl_core.errors import Conflict, Invalid, NotFound, UpstreamError
 from tripl_core.settings import get_settings
@@ -98,6 +98,17 @@ def _check(db_type: DBType, host: str, database_name: str, extra: dict[str, Any]
     for key in extra:
         if not isinstance(key, str) or not key or len(key) > 100 or key == "__secret_keys__":
             raise Invalid(["extra_params", str(key)], "Keys are 1..100 characters.")
+    _check_outbound(db_type, host, extra)
+
+
+def _check_outbound(db_type: DBType, host: str, extra: dict[str, Any]) -> None:
+    """A warehouse host the outbound policy refuses (loopback, metadata) is a 422 when saved, not a failed scan."""
+    if db_type == DBType.bigquery:
+        outbound.validate_url(["extra_params", "api_endpoint"], extra.get("api_endpoint"))
+    elif not host.startswith("chdb:"):
+        for name in host.split(",") if db_type == DBType.postgres else [host]:
+            if name.strip() and not name.strip().startswith("/"):
+                outbound.validate_host("host", name.strip())
 
 
 def _apply_extra(ds: DataSource, extra: dict[str, Any], merge: bool) -> None:

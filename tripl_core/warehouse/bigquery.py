@@ -27,7 +27,7 @@ from tripl_core.warehouse.base import (
 )
 from tripl_core.warehouse.roles import Privileges
 from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, func, lit
-from tripl_core.warehouse.util import scrub_message
+from tripl_core.warehouse.util import check_outbound, scrub_message
 
 _BQ_TYPES = {"timestamp": "TIMESTAMP", "int": "INT64", "float": "FLOAT64", "string": "STRING"}
 # GCP project ids (with an optional `domain:` prefix) and dataset names; they are spliced into table paths.
@@ -79,6 +79,7 @@ class BigQueryAdapter:
         from google.cloud import bigquery
 
         extra = self.config.extra_params or {}
+        check_outbound(self.config)
         creds: Any = None
         raw = extra.get("credentials_json") or extra.get("service_account_json") or extra.get("credentials")
         try:

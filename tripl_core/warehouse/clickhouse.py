@@ -24,7 +24,7 @@ from tripl_core.warehouse.base import (
 )
 from tripl_core.warehouse.roles import Privileges, clickhouse_privileges
 from tripl_core.warehouse.sql import BuiltQuery, SqlBuilder, col, func, ident, lit
-from tripl_core.warehouse.util import scrub_message
+from tripl_core.warehouse.util import check_outbound, scrub_message
 
 # Time bounds bind as DateTime (whole seconds): comparing a DateTime column with a DateTime64 parameter
 # converts every row and made the bucketed count ~2x slower on 10M rows.
@@ -141,6 +141,7 @@ class ClickHouseAdapter:
                     _chdb_clients[(path, database)] = client
             return client
         extra = cfg.extra_params or {}
+        check_outbound(cfg)
         try:
             return clickhouse_connect.get_client(
                 host=cfg.host, port=cfg.port, username=cfg.username or "default", password=cfg.password or "",

@@ -19,7 +19,7 @@ from tripl_core.warehouse.base import (
 )
 from tripl_core.warehouse.roles import POSTGRES_PRIVILEGES_SQL, Privileges
 from tripl_core.warehouse.sql import BuiltQuery, FieldRef, SqlBuilder, case, col, func, lit
-from tripl_core.warehouse.util import scrub_message
+from tripl_core.warehouse.util import check_outbound, scrub_message
 
 _CONNECT_SQLSTATES = ("08", "28", "3D")  # connection exceptions, invalid authorization, unknown database
 
@@ -143,6 +143,7 @@ class PostgresAdapter:
         extra = {k: v for k, v in (cfg.extra_params or {}).items()
                  if k in ("sslmode", "sslrootcert", "sslcert", "sslkey", "application_name")}
         timeout_ms = max(1, cfg.timeout_seconds) * 1000
+        check_outbound(cfg)  # before every connection (DNS answers change)
         try:
             conn = psycopg.connect(
                 host=cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.username or None,

@@ -7,10 +7,19 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from tripl_core.alerting.channels.base import DestinationConfig, Sender, SendResult
+from tripl_core import redaction
+from tripl_core.alerting.channels.base import (
+    DestinationConfig,
+    Sender,
+    SendResult,
+    check_outbound,
+    destination_secrets,
+)
 from tripl_core.alerting.channels.email import EmailSender
 from tripl_core.alerting.channels.jira import JiraSender
 from tripl_core.alerting.channels.linear import LinearSender
@@ -59,17 +68,29 @@ def validate_destination(config: DestinationConfig | Mapping[str, Any]) -> Desti
     """Check the fields a destination of its type needs; raises `Invalid(field, reason)` (a 422)."""
     cfg = config if isinstance(config, DestinationConfig) else DestinationConfig.from_mapping(config)
     get_sender(cfg.type).validate(cfg)
+    check_outbound(cfg)
     return cfg
 
 
 def send_alert(config: DestinationConfig, message: RenderedMessage, settings: Settings | None = None) -> SendResult:
-    """Send through the destination's channel. Our own bugs are reported too (not retryable), never raised."""
+    """Send through the destination's channel. Our own bugs are reported too (not retryable), never raised.
+
+    Whatever the channel answers passes through the destination's redactor (`tripl_core.redaction`) before it
+    is returned, and so before it is stored on the delivery; log records made while sending are redacted too."""
+    settings = settings or get_settings()
+    redactor = redaction.Redactor(destination_secrets(config, settings))
+    with redaction.scope(redactor):
+        result = _send(config, message, settings)
+    return replace(result, error=redactor(result.error), response_excerpt=redactor(result.response_excerpt))
+
+
+def _send(config: DestinationConfig, message: RenderedMessage, settings: Settings) -> SendResult:
     try:
         sender = get_sender(config.type)
         sender.validate(config)
-        return sender.send(config, message, settings or get_settings())
+        return sender.send(config, message, settings)
     except Invalid as exc:
         return SendResult(ok=False, error=f"destination is misconfigured: {exc.loc[-1]}: {exc.message}")
     except Exception as exc:  # noqa: BLE001 — the dispatcher records it on the delivery
-        log.exception("alert channel %s crashed", config.type)
+        log.error("alert channel %s crashed:\n%s", config.type, "".join(traceback.format_exception(exc)))
         return SendResult(ok=False, error=f"{config.type} sender failed: {type(exc).__name__}: {exc}")

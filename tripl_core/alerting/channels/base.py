@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from tripl_core import outbound, redaction
 from tripl_core.alerting.message import RenderedMessage
 from tripl_core.errors import Invalid
 from tripl_core.settings import Settings, get_settings
@@ -87,11 +88,34 @@ class Sender(Protocol):
 
 
 def excerpt(text: str | bytes | None, limit: int = EXCERPT_CHARS) -> str | None:
+    """The first `limit` characters, redacted before they are cut (inside `send_alert`'s redaction scope) so no
+    truncated secret survives."""
     if text is None:
         return None
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    return text if len(text) <= limit else text[:limit] + "…"
+    return redaction.clip(text, limit)
+
+
+def destination_secrets(config: DestinationConfig, settings: Settings) -> list[str]:
+    """Everything of a destination (and the channel settings it uses) that must never appear in an error,
+    an excerpt or the log: tokens, keys, passwords, basic-auth, and the path and query of secret URLs."""
+    out: list[str] = []
+    out += redaction.url_parts(config.webhook_url)  # Slack incoming webhook: the path is the credential
+    out += redaction.url_parts(config.target_url)
+    out += redaction.url_parts(config.jira_base_url, whole=False)
+    for base in (settings.slack_api_base_url, settings.telegram_api_base_url, settings.linear_api_url):
+        out += redaction.url_parts(base, whole=False)
+    for value in (config.bot_token, config.webhook_header_value, config.webhook_signing_secret,
+                  config.jira_api_token, config.linear_api_key):
+        if value:
+            out.append(value)
+            if value.lower().startswith("bearer "):
+                out.append(value[7:])
+    out += redaction.basic_auth(config.jira_auth_email, config.jira_api_token)
+    if config.type == "email":
+        out += redaction.basic_auth(settings.smtp_username, settings.smtp_password)
+    return out
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -138,6 +162,8 @@ def exception_failure(exc: BaseException, what: str) -> SendResult:
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol | ValueError):
         retryable = False
     reason = str(exc) or type(exc).__name__
+    if isinstance(exc, outbound.OutboundRefused):
+        return SendResult(ok=False, error=f"{what} not sent: {exc}", retryable=False)
     kind = "timed out" if isinstance(exc, httpx.TimeoutException | TimeoutError) else "failed"
     return SendResult(ok=False, error=f"{what} {kind}: {reason}", retryable=retryable)
 
@@ -173,6 +199,14 @@ def timeout(settings: Settings) -> httpx.Timeout:
 
 
 def http_client(settings: Settings | None = None) -> httpx.Client:
-    """A client that never follows redirects by itself (each channel decides) and identifies tripl."""
+    """A client that never follows redirects by itself (each channel decides), identifies tripl and checks the
+    outbound policy before every request (`tripl_core.outbound`: a refused address fails the attempt, not
+    retried)."""
     s = settings or get_settings()
-    return httpx.Client(timeout=timeout(s), follow_redirects=False, headers={"User-Agent": USER_AGENT})
+    return outbound.client(s, timeout=timeout(s), follow_redirects=False, headers={"User-Agent": USER_AGENT})
+
+
+def check_outbound(config: DestinationConfig, settings: Settings | None = None) -> None:
+    """When a destination is saved: a 422 naming the URL field whose host the outbound policy refuses."""
+    for field in ("webhook_url", "target_url", "jira_base_url"):
+        outbound.validate_url(field, getattr(config, field), settings or get_settings())

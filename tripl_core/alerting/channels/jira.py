@@ -103,8 +103,10 @@ def _error_text(resp: httpx.Response) -> str | None:
         return None
     if not isinstance(data, dict):
         return None
-    parts = list(data.get("errorMessages") or [])
-    parts += [f"{k}: {v}" for k, v in (data.get("errors") or {}).items()]
+    messages, errors = data.get("errorMessages") or [], data.get("errors") or {}
+    parts = [str(m) for m in messages] if isinstance(messages, list) else [str(messages)]
+    # a proxy or a non-Jira server in front may answer any JSON: only Jira's dict is read field by field
+    parts += [f"{k}: {v}" for k, v in errors.items()] if isinstance(errors, dict) else []
     return "; ".join(str(p) for p in parts) or None
 
 

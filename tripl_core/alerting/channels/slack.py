@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from slack_sdk import WebClient, WebhookClient
 from slack_sdk.errors import SlackApiError
 
+from tripl_core import outbound
 from tripl_core.alerting.channels.base import (
     USER_AGENT,
     DestinationConfig,
@@ -96,6 +97,9 @@ class SlackSender:
         return self._post_message(config, text, blocks, settings)
 
     def _webhook(self, url: str, text: str, blocks: list[dict[str, Any]], settings: Settings) -> SendResult:
+        refused = _refused(url, settings)
+        if refused:
+            return refused
         client = WebhookClient(url, timeout=settings.alert_delivery_timeout_seconds, retry_handlers=[],
                                user_agent_prefix=USER_AGENT)
         try:
@@ -109,6 +113,9 @@ class SlackSender:
     def _post_message(self, config: DestinationConfig, text: str, blocks: list[dict[str, Any]],
                       settings: Settings) -> SendResult:
         base = settings.slack_api_base_url.rstrip("/") + "/"
+        refused = _refused(base, settings)
+        if refused:
+            return refused
         client = WebClient(token=config.bot_token, base_url=base, timeout=settings.alert_delivery_timeout_seconds,
                            retry_handlers=[], user_agent_prefix=USER_AGENT)
         try:
@@ -121,6 +128,17 @@ class SlackSender:
         data = resp.data if isinstance(resp.data, dict) else {}
         return SendResult(ok=True, status_code=resp.status_code, response_excerpt=excerpt(str(data)),
                           external_id=f"{data.get('channel')}:{data.get('ts')}")
+
+
+def _refused(url: str, settings: Settings) -> SendResult | None:
+    """slack-sdk brings its own HTTP stack (urllib), so the outbound policy is checked just before it connects."""
+    try:
+        outbound.check_url(url, settings)
+    except outbound.OutboundRefused as exc:
+        return SendResult(ok=False, error=f"Slack request not sent: {exc}", retryable=False)
+    except (OSError, ValueError, UnicodeError):
+        return None  # does not resolve: slack-sdk reports the failure itself
+    return None
 
 
 def _api_error(exc: SlackApiError) -> SendResult:

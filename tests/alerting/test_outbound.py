@@ -1,0 +1,168 @@
+"""Outbound calls only where the operator allows (issue 21, item 4): checked when saved and before every call.
+
+The suite allows loopback (tests/conftest.py sets TRIPL_OUTBOUND_ALLOW); these tests take that away where they
+check the default policy.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import httpx
+import pytest
+
+from tests.alerting.helpers import make_message
+from tripl_core import outbound
+from tripl_core.ai import client as ai_client
+from tripl_core.alerting.channels import DestinationConfig, send_alert
+from tripl_core.errors import Invalid, UpstreamError
+from tripl_core.service_settings import EffectiveSettings
+from tripl_core.settings import Settings, reset_settings_cache
+from tripl_core.warehouse import ConnectionConfig, DBType, WarehouseUnavailable, connect
+
+DEFAULT = outbound.Policy()
+
+
+@pytest.fixture
+def default_policy(monkeypatch):
+    """The process settings as on a fresh install: no loopback."""
+    monkeypatch.setenv("TRIPL_OUTBOUND_ALLOW", "")
+    reset_settings_cache()
+    yield
+    reset_settings_cache()
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "169.254.0.1", "fe80::1", "100.100.100.200",
+                                     "fd00:ec2::254", "::ffff:169.254.169.254", "0.0.0.0", "::", "224.0.0.1"])
+def test_metadata_link_local_and_unspecified_are_always_refused(address):
+    everything = outbound.Policy(allow=outbound.parse_cidrs("0.0.0.0/0, ::/0"))
+    assert DEFAULT.refusal(address) and everything.refusal(address)
+
+
+def test_loopback_needs_the_operator_and_private_ranges_are_allowed():
+    assert "loopback" in DEFAULT.refusal("127.0.0.1") and DEFAULT.refusal("::1")
+    assert DEFAULT.refusal("::ffff:127.0.0.1")
+    for private in ("10.1.2.3", "172.16.0.9", "192.168.1.1", "fd12::1", "8.8.8.8"):
+        assert DEFAULT.refusal(private) is None
+    only_one = outbound.Policy(allow=outbound.parse_cidrs("127.0.0.1/32"))
+    assert only_one.refusal("127.0.0.1") is None and only_one.refusal("127.0.0.2")
+    denied = outbound.Policy(allow=outbound.parse_cidrs("10.0.0.0/8"), deny=outbound.parse_cidrs("10.9.0.0/16"))
+    assert denied.refusal("10.9.1.1") == "10.9.1.1 is in TRIPL_OUTBOUND_DENY" and denied.refusal("10.8.1.1") is None
+
+
+def test_settings_refuse_a_malformed_cidr():
+    with pytest.raises(ValueError, match="not an IP address or CIDR"):
+        Settings(outbound_allow="127.0.0.1/32, localhost")
+    assert Settings(outbound_deny="10.0.0.0/8,fd00::/8").outbound_deny
+
+
+def test_names_are_checked_by_what_they_resolve_to():
+    with pytest.raises(outbound.OutboundRefused, match="localhost resolves to 127.0.0.1 is a loopback"):
+        outbound.check_host("localhost", 80, policy=DEFAULT)
+
+
+def test_the_transport_connects_to_the_address_it_checked(server, monkeypatch):
+    """DNS rebinding: the name is resolved once, checked, and that address is the one connected to (the name
+    itself would not even resolve for httpx here). Host header and TLS name stay the configured name."""
+    real = socket.getaddrinfo
+    calls = []
+
+    def fake(host, *args, **kwargs):
+        if host == "hooks.rebind.test":
+            calls.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    allow = Settings(outbound_allow="127.0.0.1/32")
+    with outbound.client(allow) as http:
+        resp = http.post(f"http://hooks.rebind.test:{server.port}/in", json={})
+    assert resp.status_code == 200 and calls == ["hooks.rebind.test"]
+    assert server.last.headers["host"] == f"hooks.rebind.test:{server.port}" and server.last.path == "/in"
+    with outbound.client(Settings(outbound_allow="")) as http, pytest.raises(outbound.OutboundRefused):
+        http.post(f"http://hooks.rebind.test:{server.port}/in", json={})
+    assert len(server.requests) == 1
+
+
+def test_webhook_to_a_refused_address_fails_without_retry_and_without_a_request(server, settings):
+    closed = settings.model_copy(update={"outbound_allow": ""})
+    result = send_alert(DestinationConfig(type="webhook", target_url=f"{server.url}/hook"), make_message(), closed)
+    assert not result.ok and not result.retryable
+    assert "refused" in result.error and "loopback" in result.error and "TRIPL_OUTBOUND_ALLOW" in result.error
+    assert server.requests == []
+    meta = send_alert(DestinationConfig(type="webhook", target_url="http://169.254.169.254/latest/meta-data/"),
+                      make_message(), settings)
+    assert not meta.ok and not meta.retryable and "never connects there" in meta.error
+
+
+@pytest.mark.parametrize("cfg", [
+    lambda url: DestinationConfig(type="slack", webhook_url=f"{url}/services/T/B/X"),
+    lambda url: DestinationConfig(type="slack", bot_token="xoxb-1", chat_id="C1"),
+    lambda url: DestinationConfig(type="telegram", bot_token="1:abc", chat_id="1"),
+    lambda url: DestinationConfig(type="jira", jira_base_url=url, jira_auth_email="a@b.io", jira_api_token="t",
+                                  jira_project_key="DATA"),
+    lambda url: DestinationConfig(type="linear", linear_api_key="k", linear_team_id="team-1"),
+])
+def test_every_channel_checks_before_it_calls(server, settings, cfg):
+    closed = settings.model_copy(update={"outbound_allow": ""})
+    result = send_alert(cfg(server.url), make_message(), closed)
+    assert not result.ok and not result.retryable and "loopback" in result.error, result.error
+    assert server.requests == []
+
+
+def test_destination_urls_are_checked_when_saved(owner, project, default_policy):
+    base = "/api/v1/projects/shop-app/alerts/destinations"
+    for body, field in (
+        ({"type": "webhook", "target_url": "http://169.254.169.254/latest/meta-data/iam/"}, "target_url"),
+        ({"type": "webhook", "target_url": "http://127.0.0.1:8000/api/v1/users"}, "target_url"),
+        ({"type": "slack", "webhook_url": "http://[::1]:9/services/T/B/X"}, "webhook_url"),
+        ({"type": "jira", "jira_base_url": "http://localhost", "jira_auth_email": "a@b.io",
+          "jira_api_token": "t", "jira_project_key": "DATA"}, "jira_base_url"),
+    ):
+        r = owner.post(base, json={"name": "x", **body})
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"][0]["loc"][-1] == field, r.text
+    ok = owner.post(base, json={"name": "lan", "type": "webhook", "target_url": "http://10.20.30.40/hook"})
+    assert ok.status_code == 201, ok.text
+
+
+def test_channel_and_ai_endpoints_are_checked_when_saved(owner, default_policy):
+    r = owner.patch("/api/v1/settings", json={"ai": {"ai_base_url": "http://169.254.169.254/v1"}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "ai", "ai_base_url"], r.text
+    r = owner.patch("/api/v1/settings", json={"observability": {"slack_api_base_url": "http://127.0.0.1:9/api/"}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "slack_api_base_url", r.text
+
+
+def test_warehouse_hosts_are_checked_when_saved_and_before_connecting(owner, default_policy):
+    r = owner.post("/api/v1/data-sources", json={"name": "meta", "db_type": "postgres", "host": "169.254.169.254",
+                                                 "database_name": "x"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "host", r.text
+    r = owner.post("/api/v1/data-sources", json={"name": "bq", "db_type": "bigquery", "host": "my-project",
+                                                 "database_name": "ds",
+                                                 "extra_params": {"api_endpoint": "http://127.0.0.1:9050"}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-2:] == ["extra_params", "api_endpoint"], r.text
+    for db_type, port in ((DBType.postgres, 5432), (DBType.clickhouse, 8123)):
+        adapter = connect(ConnectionConfig(db_type=db_type, host="127.0.0.1", port=port, database="x"))
+        with pytest.raises(WarehouseUnavailable, match="loopback"):
+            adapter.test_connection()
+
+
+def test_the_ai_endpoint_is_checked_before_the_call(server, default_policy):
+    eff = EffectiveSettings(values={"ai_enabled": True, "ai_base_url": f"{server.url}/v1", "ai_model": "m",
+                                    "ai_api_key": None, "ai_timeout_seconds": 2, "ai_max_output_tokens": 5},
+                            sources={}, base=Settings())
+    with pytest.raises(UpstreamError, match="not allowed.*loopback"):
+        ai_client.chat(eff, "s", "u")
+    assert server.requests == []
+
+
+def test_validate_accepts_names_that_do_not_resolve_here():
+    outbound.validate_url("target_url", "https://hooks.example.invalid/x", Settings(outbound_allow=""))
+    with pytest.raises(Invalid):
+        outbound.validate_url("target_url", "http://[fe80::1]/x", Settings())
+    assert ipaddress.ip_address("::1") in outbound.LOOPBACK[1]
+
+
+def test_refused_transport_error_is_an_httpx_error():
+    assert issubclass(outbound.OutboundRefused, httpx.HTTPError)
