@@ -11,6 +11,7 @@ delivery id travels as the webhook `Idempotency-Key` / email header so receivers
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,9 +42,14 @@ def message_from_snapshot(snapshot: dict[str, Any]) -> RenderedMessage:
 
 
 def backoff(attempts: int, settings: Settings, retry_after: float | None = None) -> timedelta:
-    """Wait before attempt `attempts + 1`: exponential from the base, capped, never shorter than Retry-After."""
-    seconds = min(settings.alert_retry_max_seconds, settings.alert_retry_base_seconds * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=max(seconds, retry_after or 0))
+    """Wait before attempt `attempts + 1`: exponential from the base, capped, never shorter than Retry-After.
+
+    The remote's Retry-After is honoured up to `alert_retry_max_seconds` too: a server answering `Retry-After:
+    99999999999` (or `inf`) must not park the delivery for centuries — or overflow the date and stop dispatch."""
+    cap = settings.alert_retry_max_seconds
+    seconds = min(cap, settings.alert_retry_base_seconds * 2 ** max(0, attempts - 1))
+    asked = retry_after if retry_after is not None and math.isfinite(retry_after) else (cap if retry_after else 0)
+    return timedelta(seconds=max(seconds, min(max(asked, 0), cap)))
 
 
 def due(db: Session, now: datetime, limit: int = 100) -> list[uuid.UUID]:
@@ -65,8 +71,12 @@ def _record(delivery: AlertDelivery, result: SendResult, now: datetime, settings
         delivery.error_message = None
         return
     delivery.status = DeliveryStatus.failed
-    delivery.error_message = (result.error or "send failed")[:4000]
+    reason = result.error or "send failed"
     retry = auto_retry and result.retryable and delivery.attempts < settings.alert_delivery_max_attempts
+    if result.retryable and not retry:  # say why nothing more will happen by itself
+        reason += (f" (gave up after {delivery.attempts} attempts, alert_delivery_max_attempts; "
+                   "Retry Alert Delivery sends it again)")
+    delivery.error_message = reason[:4000]
     delivery.next_attempt_at = now + backoff(delivery.attempts, settings, result.retry_after_seconds) \
         if retry else None
 

@@ -1,0 +1,94 @@
+"""A channel that is rate-limited or down (issue 21, item 5): retried with backoff honouring Retry-After (bounded),
+delivered once when it recovers, failed with a readable reason after the last try; secrets stay out of errors.
+
+The receiver is a real local HTTP server; dispatch cycles run at chosen times, as the sensor runs them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.alerting.helpers import Recorded, Reply
+from tests.alerting_api.helpers import BASE, NOW, run_dispatch, signal
+
+URL = f"{BASE}/alerts/deliveries"
+
+
+def only(owner) -> dict:
+    items = owner.get(URL).json()["items"]
+    assert len(items) == 1
+    return items[0]
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_429_then_503_then_recovery_delivers_exactly_once(owner, world, db, hook, webhook_dest, make_rule):
+    make_rule(webhook_dest)
+    signal(db, world)
+    hook.reply(429, {"error": "slow down"}, headers={"Retry-After": "300"})
+    hook.reply(503, "upstream down", headers={"Content-Type": "text/plain"})
+    run_dispatch(NOW)
+    d = only(owner)
+    assert d["status"] == "failed" and "429" in d["error_message"]
+    assert at(d["next_attempt_at"]) == NOW + timedelta(seconds=300)  # Retry-After beats the 60 s base
+    run_dispatch(NOW + timedelta(seconds=300))
+    d = only(owner)
+    assert d["attempts"] == 2 and "503" in d["error_message"] and "upstream down" in d["error_message"]
+    assert at(d["next_attempt_at"]) == NOW + timedelta(seconds=300 + 120)
+    run_dispatch(NOW + timedelta(seconds=420))  # the receiver answers 200 now
+    d = only(owner)
+    assert d["status"] == "sent" and d["attempts"] == 3 and d["error_message"] is None
+    for later in (600, 3600, 86400):
+        run_dispatch(NOW + timedelta(seconds=later))
+    assert len(hook.requests) == 3  # one accepted message, never resent
+    assert len({r.headers["idempotency-key"] for r in hook.requests}) == 1
+
+
+@pytest.mark.parametrize("retry_after", ["99999999999", "inf", "1e400"])
+def test_an_absurd_retry_after_is_capped(owner, world, db, hook, webhook_dest, make_rule, retry_after):
+    make_rule(webhook_dest)
+    signal(db, world)
+    hook.reply(429, {"error": "go away"}, headers={"Retry-After": retry_after})
+    run_dispatch(NOW)
+    d = only(owner)
+    assert d["status"] == "failed" and at(d["next_attempt_at"]) == NOW + timedelta(hours=1)  # retry max
+
+
+def test_last_try_says_it_gave_up(owner, world, db, hook, webhook_dest, make_rule, monkeypatch):
+    from tripl_core.settings import reset_settings_cache
+
+    monkeypatch.setenv("TRIPL_ALERT_DELIVERY_MAX_ATTEMPTS", "2")
+    reset_settings_cache()
+    make_rule(webhook_dest)
+    signal(db, world)
+    hook.default = Reply(503, "still down", {"Content-Type": "text/plain"})
+    run_dispatch(NOW)
+    run_dispatch(NOW + timedelta(minutes=1))
+    d = only(owner)
+    assert d["status"] == "failed" and d["next_attempt_at"] is None
+    assert "HTTP 503" in d["error_message"] and "gave up after 2 attempts" in d["error_message"]
+
+
+def test_an_echoed_secret_never_reaches_list_deliveries(owner, world, db, hook, project, make_rule):
+    """The issue's reproduction: the receiver's error page echoes the secret path (and the custom header)."""
+    def echo(req: Recorded) -> Reply:
+        return Reply(404, f"Cannot POST {req.path} (X-Token: {req.headers.get('x-token')})",
+                     {"Content-Type": "text/html"})
+
+    hook.handler = echo
+    r = owner.post(f"{BASE}/alerts/destinations", json={
+        "type": "webhook", "name": "secret hook", "target_url": f"{hook.url}/services/T000/B000/XXXXsecretXXXX",
+        "webhook_header_name": "X-Token", "webhook_header_value": "hdr-secret-123"})
+    assert r.status_code == 201, r.text
+    make_rule(r.json())
+    signal(db, world)
+    run_dispatch(NOW)
+    d = only(owner)
+    assert d["status"] == "failed" and "Cannot POST" in d["error_message"]
+    listed = owner.get(URL).text + owner.get(f"{URL}/{d['id']}").text
+    for secret in ("XXXXsecretXXXX", "T000/B000", "hdr-secret-123"):
+        assert secret not in listed
