@@ -134,7 +134,8 @@ def measure(client, source: dict) -> tuple[float, float, float, float]:
     from tripl_core.sources.data_sources import adapter_for
     from tripl_core.warehouse import ScanInterval, parse_field_ref
     from tripl_pipelines.assets import SCAN_ASSETS
-    from tripl_pipelines.partitions import SCAN_CONFIGS, partition_key
+    from tripl_pipelines.partitions import SCAN_CONFIGS, config_key, partition_key
+    from tripl_pipelines.resources import default_resources
 
     cfg = scan_config(client, source)
     with new_session() as db:
@@ -148,10 +149,13 @@ def measure(client, source: dict) -> tuple[float, float, float, float]:
     base = time.perf_counter() - t0
     times = []
     with dg.DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(SCAN_CONFIGS.name, [cfg["id"]])
+        with new_session() as db:
+            key = config_key(db, cfg["id"])
+        instance.add_dynamic_partitions(SCAN_CONFIGS.name, [key])
         for _ in range(2):  # the first scan of a config, then a re-materialisation (histogram bins frozen)
             t0 = time.perf_counter()
-            result = dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key(cfg["id"], DAY))
+            result = dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key(key, DAY),
+                                    resources=default_resources())
             times.append(time.perf_counter() - t0)
             assert result.success
     # The same work without Dagster (steps.run_day, one transaction): how much of the wall time is orchestration.

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         "dagster", pattern="^(dagster|inprocess)$",
         description="Who runs scan jobs: dagster (the queue sensor) or inprocess (an API worker thread, no Dagster)."
     )
+    scan_first_day: str | None = Field(
+        None, pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="First UTC day scans may cover (the first Dagster day partition). Unset: the first day of the "
+                    "month twelve months ago.",
+    )
 
     # uploads
     photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1)

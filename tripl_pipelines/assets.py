@@ -1,67 +1,121 @@
-"""The scan assets. Each is one step of `tripl_core.scanning.steps` on one (scan config, day) partition; the
-heavy data stays in Postgres (scan_stages and the metric/finding tables) and only a small summary is passed on
-as materialization metadata. A step commits its own writes; a failure rolls them back and fails the run with
-the original message (the warehouse's own for warehouse errors)."""
+"""The scan assets. Each is one step of `tripl_core.scanning.steps` over a range of (scan config, day) partitions:
+one config and up to `DAYS_PER_RUN` consecutive days per run (the BackfillPolicy; a single partition is a range
+of one). The heavy data stays in Postgres (scan_stages and the metric/finding tables); each day's summary is that
+partition's materialization metadata (numbers the UI plots, plus a Markdown line linking back to tripl). Each
+step commits per day; a failure rolls that day back and fails the run with the original message (the
+warehouse's own for warehouse errors). Earlier days of the range stay, like the in-process runner's.
+"""
 
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
+from sqlalchemy.orm import Session
 
-from tripl_core.db.session import session_scope
+from tripl_core.db.models.sources import ScanConfig
 from tripl_core.scanning import steps
-from tripl_pipelines.partitions import MODE_TAG, SCAN_PARTITIONS
+from tripl_pipelines.partitions import (
+    BACKFILL_POLICY,
+    MODE_TAG,
+    SCAN_PARTITIONS,
+    day_of_key,
+    partition_key,
+    resolve_config,
+)
+from tripl_pipelines.resources import TriplDatabase, WarehouseClients
 
 GROUP = "scans"
 
 
-def _partition(context: dg.AssetExecutionContext) -> tuple[str, datetime]:
-    keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
-    day = datetime.strptime(keys["day"], "%Y-%m-%d").replace(tzinfo=UTC)
-    return keys["scan_config"], day
+def partition_range(context: dg.AssetExecutionContext) -> tuple[str, list[datetime]]:
+    """(config key, days) of the run: a range of consecutive days of one config."""
+    keys = [SCAN_PARTITIONS.get_partition_key_from_str(str(k)) for k in context.partition_keys]
+    configs = {k.keys_by_dimension["config"] for k in keys}
+    if len(configs) != 1:
+        raise dg.Failure(description=f"A scan run covers one scan config; this range spans {sorted(configs)}. "
+                                     "Backfill one config at a time.")
+    return configs.pop(), sorted(day_of_key(k.keys_by_dimension["day"]) for k in keys)
 
 
-def _metadata(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in summary.items() if isinstance(v, int | float | str) and not isinstance(v, bool)}
+def _numbers(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-@dg.asset(partitions_def=SCAN_PARTITIONS, group_name=GROUP, kinds={"sql", "postgres"},
+def _record(context: dg.AssetExecutionContext, key: str, day: datetime, summary: dict[str, Any]) -> None:
+    """Per-partition metadata: the numbers (plotted by the UI across partitions) and skip reasons."""
+    meta: dict[str, Any] = _numbers(summary)
+    if "skipped" in summary:
+        meta["skipped"] = str(summary["skipped"])
+    context.add_asset_metadata(meta, partition_key=partition_key(key, day))
+
+
+def _days(context: dg.AssetExecutionContext, tripl_db: TriplDatabase,
+          fn: Callable[[Session, ScanConfig, datetime], dict[str, Any]]) -> dict[str, Any]:
+    key, days = partition_range(context)
+    totals: dict[str, Any] = {"days": 0}
+    for day in days:
+        with tripl_db.session() as db:
+            cfg = resolve_config(db, key)
+            summary = fn(db, cfg, day)
+        _record(context, key, day, summary)
+        totals["days"] += 1
+        for k, v in _numbers(summary).items():
+            totals[k] = totals.get(k, 0) + v
+    context.log.info("%s %s, %d day(s) from %s: %s", context.asset_key.to_user_string(), key, len(days),
+                     f"{days[0]:%Y-%m-%d}", totals)
+    return totals
+
+
+@dg.asset(partitions_def=SCAN_PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP,
+          kinds={"sql", "postgres"},
           description="One pushed-down aggregate per replay_chunk_interval chunk (counts per bucket × event type "
                       "× event name, top-K breakdowns, app versions, field presence/types, histograms) plus a "
-                      "bounded random sample, staged in Postgres (scan_stages). Backfills and replays read the "
-                      "whole day; scheduled runs (tag tripl/mode=incremental) only the buckets after the "
-                      "watermark minus scan_lookback_hours.")
-def warehouse_aggregates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    config_id, day = _partition(context)
+                      "bounded random sample, staged in Postgres (scan_stages). Backfills and replays read whole "
+                      "days; scheduled runs (tag tripl/mode=incremental) only the buckets after the watermark "
+                      "minus scan_lookback_hours. One warehouse client per run.")
+def warehouse_aggregates(context: dg.AssetExecutionContext, tripl_db: TriplDatabase,
+                         warehouse: WarehouseClients) -> dg.MaterializeResult:
+    key, days = partition_range(context)
     incremental = context.run.tags.get(MODE_TAG) == "incremental"
-    with session_scope() as db:
-        cfg = steps.load_config(db, config_id)
-        window = steps.incremental_window(db, cfg, day) if incremental else steps.full_day_window(day)
-        if window is None:
-            return dg.MaterializeResult(metadata={"skipped": "nothing due"})
-        summary = steps.warehouse_aggregates(db, cfg, *window)
-    return dg.MaterializeResult(metadata=_metadata(summary))
+    totals: dict[str, Any] = {"days": 0}
+    with tripl_db.session() as db:
+        cfg = resolve_config(db, key)
+        client_cm = warehouse.client(cfg)
+    with client_cm as client:
+        for day in days:
+            with tripl_db.session() as db:
+                cfg = resolve_config(db, key)
+                window = steps.incremental_window(db, cfg, day) if incremental else steps.full_day_window(day)
+                summary = (steps.warehouse_aggregates(db, cfg, *window, adapter=client) if window
+                           else {"skipped": "nothing due"})
+            _record(context, key, day, summary)
+            totals["days"] += 1
+            for k, v in _numbers(summary).items():
+                totals[k] = totals.get(k, 0) + v
+    context.log.info("warehouse_aggregates %s, %d day(s): %s", key, len(days), totals)
+    return dg.MaterializeResult()
 
 
 def _step_asset(name: str, fn: Callable[..., dict[str, Any]], deps: list[Any], description: str,
                 after: Callable[..., None] | None = None) -> dg.AssetsDefinition:
-    @dg.asset(name=name, partitions_def=SCAN_PARTITIONS, group_name=GROUP, deps=deps, description=description,
-              kinds={"python", "postgres"})
-    def _asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        config_id, day = _partition(context)
-        with session_scope() as db:
-            cfg = steps.load_config(db, config_id)
+    @dg.asset(name=name, partitions_def=SCAN_PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP,
+              deps=deps, description=description, kinds={"python", "postgres"})
+    def _asset(context: dg.AssetExecutionContext, tripl_db: TriplDatabase) -> dg.MaterializeResult:
+        def one_day(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
             summary = fn(db, cfg, day)
             if after is not None:
                 after(context, db, cfg, day)
-        return dg.MaterializeResult(metadata=_metadata(summary))
+            return summary
+
+        _days(context, tripl_db, one_day)
+        return dg.MaterializeResult()
 
     return _asset
 
 
-def _advance(context: dg.AssetExecutionContext, db: Any, cfg: Any, day: datetime) -> None:
+def _advance(context: dg.AssetExecutionContext, db: Session, cfg: ScanConfig, day: datetime) -> None:
     """Scheduled runs move the config's watermark to the end of what they scanned."""
     if context.run.tags.get(MODE_TAG) != "incremental":
         return
@@ -104,4 +158,4 @@ SCAN_ASSETS = [warehouse_aggregates, event_metrics, anomaly_signals, schema_drif
 # starting one Python process per asset
 scan_partition_job = dg.define_asset_job("scan_partition", selection=SCAN_ASSETS, partitions_def=SCAN_PARTITIONS,
                                          executor_def=dg.in_process_executor,
-                                         description="All scan steps of one (scan config, day) partition.")
+                                         description="All scan steps of a range of days of one scan config.")

@@ -1,5 +1,5 @@
-"""The Dagster code location loaded by workspace.yaml: scan assets (grouped "scans"), the partition job, and the
-sensors that connect tripl's scan jobs to runs. Everything heavy lives in tripl_core.scanning."""
+"""The Dagster code location loaded by workspace.yaml: scan assets (grouped "scans"), the op jobs sensors launch,
+the sensors that connect tripl's scan jobs to Dagster, and the resources they all receive."""
 
 from __future__ import annotations
 
@@ -7,19 +7,24 @@ import dagster as dg
 
 from tripl_pipelines.alerting import alert_dispatch
 from tripl_pipelines.assets import SCAN_ASSETS, scan_partition_job
+from tripl_pipelines.jobs import alert_dispatch_job, apply_event_groups_job
+from tripl_pipelines.resources import default_resources
 from tripl_pipelines.sensors import (
     register_scan_configs,
     scan_job_cancellation,
     scan_job_queue,
-    scan_job_status,
+    scan_job_watchdog,
+    scan_run_canceled,
+    scan_run_failed,
+    scan_run_finished,
     scan_scheduler,
 )
 
 defs = dg.Definitions(
     assets=SCAN_ASSETS,
-    jobs=[scan_partition_job],
-    sensors=[register_scan_configs, scan_job_queue, scan_job_status, scan_job_cancellation, scan_scheduler,
-             alert_dispatch],
-    schedules=[],
+    jobs=[scan_partition_job, apply_event_groups_job, alert_dispatch_job],
+    sensors=[register_scan_configs, scan_job_queue, scan_run_finished, scan_run_failed, scan_run_canceled,
+             scan_job_cancellation, scan_job_watchdog, scan_scheduler, alert_dispatch],
+    resources=default_resources(),
     executor=dg.in_process_executor,  # also for ad-hoc materialisations from the UI (see assets.py)
 )

@@ -1,41 +1,56 @@
-"""Sensors that connect the API's job rows to Dagster runs (docs/pipelines.md):
+"""Sensors that connect the API's job rows to Dagster (docs/pipelines.md). Sensors decide and launch; the work runs
+in runs:
 
-- `register_scan_configs`: every scan config is a dynamic partition (added / removed as configs come and go);
-- `scan_job_queue`: pending jobs → one run per (scan config, day) partition, run_key `<job id>:<day>`;
-  Apply Scan Event Groups is a quick database operation and runs in the sensor itself;
-- `scan_job_status`: writes the runs' outcome back to the job (status, timings, result_summary, error_message);
-- `scan_job_cancellation`: Cancel Scan Job terminates (or dequeues) the job's runs;
-- `scan_scheduler`: enqueues a `run` job for every config whose interval has passed since its last run.
+- `register_scan_configs`: every scan config is a readable partition `<project>/<config>` (added / removed as
+  configs come, go and are renamed);
+- `scan_job_queue`: a pending Run Scan / Replay Scan Metrics job becomes one Dagster **backfill** of its days —
+  the same kind the UI launches (Backfills tab, cancellable there), cut into runs of ≤ 7 days by the assets'
+  BackfillPolicy; Apply Scan Event Groups becomes a run of `apply_scan_event_groups`;
+- `scan_run_finished` / `scan_run_failed` / `scan_run_canceled` (run status sensors): a run's outcome settles its
+  job — progress (days done / total), then succeeded / failed (the failing step's message) / cancelled;
+- `scan_job_cancellation`: Cancel Scan Job cancels the job's backfill (as the UI's Cancel button does);
+- `scan_job_watchdog`: a job whose backfill never started runs (or ended without runs) is settled once a minute;
+- `scan_scheduler`: enqueues a `run` job for every config whose interval has passed (not when
+  TRIPL_SCAN_EXECUTOR=inprocess: one executor at a time).
 """
 
 
-import re
 import uuid
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 from sqlalchemy import select
 
 from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus
 from tripl_core.db.models.sources import ScanConfig
-from tripl_core.db.session import session_scope
 from tripl_core.scanning import runner
+from tripl_core.settings import get_settings
 from tripl_core.warehouse import ScanInterval
-from tripl_pipelines.assets import scan_partition_job
-from tripl_pipelines.partitions import FIRST_DAY, JOB_TAG, MODE_TAG, SCAN_CONFIGS, partition_key
+from tripl_pipelines.assets import SCAN_ASSETS
+from tripl_pipelines.jobs import apply_event_groups_job
+from tripl_pipelines.partitions import (
+    FIRST_DAY,
+    JOB_TAG,
+    MODE_TAG,
+    SCAN_CONFIGS,
+    SCAN_PARTITIONS,
+    all_config_keys,
+    partition_key,
+)
+from tripl_pipelines.progress import FINISHED, settle
+from tripl_pipelines.resources import TriplDatabase
 
 INTERVAL = 15
-LAUNCH_TIMEOUT = timedelta(minutes=10)
-FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-_EXC_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Unavailable|Invalid|NotFound)\b: ")
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Registers every scan config as a partition of the scan assets (and drops deleted ones).")
-def register_scan_configs(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    with session_scope() as db:
-        wanted = {str(i) for i in db.scalars(select(ScanConfig.id))}
+           description="Keeps the scan assets' config partitions equal to the scan configs (readable keys "
+                       "<project>/<config>; renames and deletes follow).")
+def register_scan_configs(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase) -> dg.SensorResult:
+    with tripl_db.session() as db:
+        wanted = set(all_config_keys(db).values())
     known = set(context.instance.get_dynamic_partitions(SCAN_CONFIGS.name))
     requests = []
     if wanted - known:
@@ -45,154 +60,169 @@ def register_scan_configs(context: dg.SensorEvaluationContext) -> dg.SensorResul
     return dg.SensorResult(dynamic_partitions_requests=requests, skip_reason=None if requests else "up to date")
 
 
-def job_days(db: Any, job: ScanJob, cfg: ScanConfig, now: datetime) -> list[tuple[datetime, str]]:
+def job_days(db, job: ScanJob, cfg: ScanConfig, now: datetime) -> list[tuple[datetime, str]]:
     """(day, mode) partitions a job needs: whole days for replays, incremental days for runs."""
     if job.kind == ScanJobKind.replay:
         return [(d, "full") for d in runner.replay_days(job.time_from, job.time_to)]
     return [(w[0], "incremental") for w in runner.plan_windows(db, cfg, job, now)]
 
 
-@dg.sensor(job=scan_partition_job, minimum_interval_seconds=INTERVAL, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Turns pending scan jobs (Run Scan, Replay Scan Metrics) into one run per day partition.")
-def scan_job_queue(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def backfill_request(config: str, days: list[datetime], tags: dict[str, str]) -> dg.RunRequest:
+    """A RunRequest the sensor daemon turns into a backfill of every scan asset over these days of one config."""
+    keys = [partition_key(config, d) for d in days]
+    subset = SCAN_PARTITIONS.subset_with_partition_keys(keys)
+    graph_subset = AssetGraphSubset(partitions_subsets_by_asset_key={a.key: subset for a in SCAN_ASSETS})
+    return dg.RunRequest.for_asset_graph_subset(graph_subset, tags=tags)
+
+
+@dg.sensor(minimum_interval_seconds=INTERVAL, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Pending scan jobs → one backfill of their days (Run Scan, Replay Scan Metrics) or one "
+                       "apply_scan_event_groups run.")
+def scan_job_queue(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase) -> dg.SensorResult:
     now = datetime.now(UTC)
     requests: list[dg.RunRequest] = []
     known = set(context.instance.get_dynamic_partitions(SCAN_CONFIGS.name))
     add: set[str] = set()
-    with session_scope() as db:
+    with tripl_db.session() as db:
+        keys = all_config_keys(db)
         pending = db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.pending,
                                                    ScanJob.trigger != "inprocess")
                              .order_by(ScanJob.created_at).limit(50)).all()
         for job in pending:
-            if job.kind == ScanJobKind.apply_event_groups:
-                runner.run_job(db, job)
+            if job.kind == ScanJobKind.apply_event_groups:  # the run claims the job (runner.run_job)
+                requests.append(dg.RunRequest(run_key=f"apply:{job.id}", job_name=apply_event_groups_job.name,
+                                              tags={JOB_TAG: str(job.id)}))
                 continue
             cfg = db.get(ScanConfig, job.scan_config_id)
-            days = [(d, m) for d, m in job_days(db, job, cfg, now) if d.replace(tzinfo=None) >= FIRST_DAY]
+            days = [(d, m) for d, m in job_days(db, job, cfg, now) if d >= FIRST_DAY]
             job.status, job.started_at, job.trigger = ScanJobStatus.running, now, job.trigger or "api"
+            job.result_summary = {"days": 0, "days_total": len(days)}
             if not days:
-                job.status, job.completed_at, job.result_summary = ScanJobStatus.succeeded, now, {"days": 0}
+                job.status, job.completed_at = ScanJobStatus.succeeded, now
                 continue
             if job.kind == ScanJobKind.run and job.time_from is None:
                 job.time_from, job.time_to = days[0][0], now
-            if str(cfg.id) not in known:
-                add.add(str(cfg.id))
-            for day, mode in days:
-                key = partition_key(str(cfg.id), day)
-                requests.append(dg.RunRequest(run_key=f"{job.id}:{key.keys_by_dimension['day']}",
-                                              partition_key=key, tags={JOB_TAG: str(job.id), MODE_TAG: mode}))
-            db.commit()
+            key = keys[cfg.id]
+            if key not in known:
+                add.add(key)
+            requests.append(backfill_request(key, [d for d, _ in days],
+                                             {JOB_TAG: str(job.id), MODE_TAG: days[0][1]}))
+            context.log.info("scan job %s: %s %s, %d day(s) from %s", job.id, job.kind.value, key, len(days),
+                             f"{days[0][0]:%Y-%m-%d}")
     dyn = [SCAN_CONFIGS.build_add_request(sorted(add))] if add else []
     return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=dyn,
                            skip_reason=None if requests or dyn else "no pending scan jobs")
 
 
-def _failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-        err = record.dagster_event.step_failure_data.error  # type: ignore[union-attr]
-        while err is not None and err.cause is not None:
-            err = err.cause
-        if err is not None:
-            return _EXC_PREFIX.sub("", err.message.strip())
-    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
-        return record.message
+def _settle_run(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
+    job_id = context.dagster_run.tags.get(JOB_TAG)
+    if not job_id:
+        return dg.SkipReason("not a scan job's run")
+    with tripl_db.session() as db:
+        job = db.get(ScanJob, uuid.UUID(job_id))
+        if job is None or job.status.is_final or job.trigger == "inprocess":
+            return dg.SkipReason("job already settled")
+        line = settle(context.instance, db, job)
+    context.log.info(line)
     return None
 
 
-def _summary(instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, Any]:
-    """Numeric materialization metadata summed over the job's runs (rows, metric_points, signals, …)."""
-    out: dict[str, Any] = {"days": len(run_ids)}
-    for run_id in run_ids:
-        for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
-            mat = record.dagster_event.event_specific_data.materialization  # type: ignore[union-attr]
-            for k, v in mat.metadata.items():
-                value = getattr(v, "value", None)
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    out[k] = out.get(k, 0) + value
-    return out
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, default_status=dg.DefaultSensorStatus.RUNNING,
+                      monitor_all_code_locations=False, minimum_interval_seconds=5,
+                      description="A scan run succeeded: progress of its job (days done / total), or its success.")
+def scan_run_finished(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
+    return _settle_run(context, tripl_db)
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=5,
+                       description="A scan run failed: its job fails with the failing step's message, the rest of "
+                                   "its backfill is cancelled, and a 'scan failed' alert goes to the project.")
+def scan_run_failed(context: dg.RunFailureSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
+    return _settle_run(context, tripl_db)
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.CANCELED, default_status=dg.DefaultSensorStatus.RUNNING,
+                      minimum_interval_seconds=5,
+                      description="A scan run was cancelled (Cancel Scan Job, or the backfill cancelled in the UI).")
+def scan_run_canceled(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
+    return _settle_run(context, tripl_db)
+
+
+def job_backfills(instance: dg.DagsterInstance, job_id: str) -> list:
+    return list(instance.get_backfills(filters=BulkActionsFilter(tags={JOB_TAG: job_id})))
+
+
+def cancel_job_runs(instance: dg.DagsterInstance, job_id: str) -> int:
+    """What the UI's Cancel does to the job's backfill (CANCELING: the backfill daemon stops launching and
+    terminates its runs), plus queued or started runs, for instances without a running backfill daemon."""
+    done = 0
+    for backfill in job_backfills(instance, job_id):
+        if backfill.status == BulkActionStatus.REQUESTED:
+            instance.update_backfill(backfill.with_status(BulkActionStatus.CANCELING))
+            done += 1
+    for run in instance.get_runs(dg.RunsFilter(tags={JOB_TAG: job_id})):
+        if run.status in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):
+            instance.report_run_canceled(run, message="Cancelled by Cancel Scan Job.")
+            done += 1
+        elif run.status not in FINISHED and run.status != dg.DagsterRunStatus.CANCELING:
+            instance.run_coordinator.cancel_run(run.run_id)
+            done += 1
+    return done
 
 
 @dg.sensor(minimum_interval_seconds=INTERVAL, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Writes the outcome of a scan job's runs back to the job row.")
-def scan_job_status(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-    instance = context.instance
-    now = datetime.now(UTC)
-    updated = 0
-    with session_scope() as db:
-        running = db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.running,
-                                                   ScanJob.trigger != "inprocess")).all()
-        for job in running:
-            runs = instance.get_runs(dg.RunsFilter(tags={JOB_TAG: str(job.id)}))
-            job.dagster_run_ids = sorted(r.run_id for r in runs)
-            if not runs:
-                if job.started_at and now - job.started_at > LAUNCH_TIMEOUT:
-                    job.status, job.completed_at = ScanJobStatus.failed, now
-                    job.error_message = "Dagster did not launch the scan's runs."
-                    updated += 1
-                continue
-            if any(r.status not in FINISHED for r in runs):
-                continue
-            statuses = {r.status for r in runs}
-            failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
-            if failed:
-                job.status = ScanJobStatus.failed
-                job.error_message = _failure_message(instance, failed[0].run_id) or "A scan run failed."
-            elif dg.DagsterRunStatus.CANCELED in statuses or job.cancel_requested_at:
-                job.status, job.error_message = ScanJobStatus.cancelled, "Cancelled."
-            else:
-                job.status = ScanJobStatus.succeeded
-            records = instance.get_run_records(dg.RunsFilter(run_ids=job.dagster_run_ids))
-            ends = [r.end_time for r in records if r.end_time]
-            starts = [r.start_time for r in records if r.start_time]
-            if starts:
-                job.started_at = datetime.fromtimestamp(min(starts), UTC)
-            job.completed_at = datetime.fromtimestamp(max(ends), UTC) if ends else now
-            job.result_summary = _summary(instance, job.dagster_run_ids)
-            updated += 1
-    return None if updated else dg.SkipReason("no scan job finished")
-
-
-@dg.sensor(minimum_interval_seconds=INTERVAL, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Cancel Scan Job: dequeues or terminates the runs of jobs whose cancellation was requested.")
-def scan_job_cancellation(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-    instance = context.instance
+           description="Cancel Scan Job: cancels the job's backfill (as the UI's Cancel does) and its runs.")
+def scan_job_cancellation(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
     cancelled = 0
-    with session_scope() as db:
+    with tripl_db.session() as db:
         jobs = db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.running,
+                                                ScanJob.trigger != "inprocess",
                                                 ScanJob.cancel_requested_at.is_not(None))).all()
         for job in jobs:
-            for run in instance.get_runs(dg.RunsFilter(tags={JOB_TAG: str(job.id)})):
-                if run.status in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED):
-                    instance.report_run_canceled(run, message="Cancelled by Cancel Scan Job.")
-                    cancelled += 1
-                elif run.status not in FINISHED and run.status != dg.DagsterRunStatus.CANCELING:
-                    instance.run_coordinator.cancel_run(run.run_id)  # terminates a started run
-                    cancelled += 1
+            cancelled += cancel_job_runs(context.instance, str(job.id))
+            settle(context.instance, db, job)
     return None if cancelled else dg.SkipReason("nothing to cancel")
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Enqueues a scheduled run for each scan config whose interval has passed.")
-def scan_scheduler(context: dg.SensorEvaluationContext) -> dg.SkipReason | None:
-    made = enqueue_due_runs(datetime.now(UTC))
+           description="Settles scan jobs no run event will settle: backfills that never launched a run, or "
+                       "ended (cancelled in the UI) before any did.")
+def scan_job_watchdog(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
+    settled = 0
+    with tripl_db.session() as db:
+        jobs = db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.running,
+                                                ScanJob.trigger != "inprocess",
+                                                ScanJob.kind != ScanJobKind.apply_event_groups)).all()
+        for job in jobs:
+            settle(context.instance, db, job)
+            settled += job.status.is_final
+    return None if settled else dg.SkipReason("no scan job to settle")
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Enqueues a scheduled run for each scan config whose interval has passed (nothing when "
+                       "TRIPL_SCAN_EXECUTOR=inprocess: the API's runner scores scans then).")
+def scan_scheduler(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
+    if get_settings().scan_executor == "inprocess":
+        return dg.SkipReason("TRIPL_SCAN_EXECUTOR=inprocess: Dagster schedules no scans")
+    with tripl_db.session() as db:
+        made = enqueue_due_runs(db, datetime.now(UTC))
     return None if made else dg.SkipReason("no scan config due")
 
 
-def enqueue_due_runs(now: datetime) -> list[uuid.UUID]:
+def enqueue_due_runs(db, now: datetime) -> list[uuid.UUID]:
     """A `run` job (trigger schedule) per config with a time column, no open run job, and a last run job older
-    than its interval."""
+    than its interval. The caller commits."""
     made = []
-    with session_scope() as db:
-        for cfg in db.scalars(select(ScanConfig).where(ScanConfig.time_column.is_not(None))):
-            last = db.scalars(select(ScanJob).where(ScanJob.scan_config_id == cfg.id,
-                                                    ScanJob.kind == ScanJobKind.run)
-                              .order_by(ScanJob.created_at.desc()).limit(1)).first()
-            if last is not None and (not last.status.is_final
-                                     or last.created_at > now - ScanInterval(cfg.interval).delta):
-                continue
-            job = ScanJob(project_id=cfg.project_id, scan_config_id=cfg.id, kind=ScanJobKind.run,
-                          trigger="schedule")
-            db.add(job)
-            db.flush()
-            made.append(job.id)
+    for cfg in db.scalars(select(ScanConfig).where(ScanConfig.time_column.is_not(None))):
+        last = db.scalars(select(ScanJob).where(ScanJob.scan_config_id == cfg.id, ScanJob.kind == ScanJobKind.run)
+                          .order_by(ScanJob.created_at.desc()).limit(1)).first()
+        if last is not None and (not last.status.is_final
+                                 or last.created_at > now - ScanInterval(cfg.interval).delta):
+            continue
+        job = ScanJob(project_id=cfg.project_id, scan_config_id=cfg.id, kind=ScanJobKind.run, trigger="schedule")
+        db.add(job)
+        db.flush()
+        made.append(job.id)
     return made
+

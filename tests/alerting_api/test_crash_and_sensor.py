@@ -9,7 +9,6 @@ A dispatch process killed (os._exit: no cleanup, no rollback handlers) at each p
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,8 @@ import dagster as dg
 
 from tests.alerting_api.helpers import BASE, NOW, run_dispatch, signal
 from tripl_pipelines.alerting import alert_dispatch
+from tripl_pipelines.jobs import alert_dispatch_job
+from tripl_pipelines.resources import TriplDatabase
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,15 +103,18 @@ def test_sensor_end_to_end_twice_no_duplicates(owner, world, db, hook, webhook_d
     signal(db, world, event="purchase", direction="drop")
     signal(db, world, event="refund", direction="spike", z=8, actual=300)
     instance = dg.DagsterInstance.ephemeral()
-    ctx = dg.build_sensor_context(instance=instance)
-    first = alert_dispatch(ctx)
-    assert not isinstance(first, dg.SkipReason)
-    cursor = json.loads(ctx.cursor)
-    assert cursor["deliveries"] == 2 and cursor["sent"] == 2
+    resources = {"tripl_db": TriplDatabase()}
+    ctx = dg.build_sensor_context(instance=instance, resources=resources)
+    first = alert_dispatch(ctx)  # the sensor decides; the alert_dispatch run sends
+    assert isinstance(first, dg.RunRequest) and first.tags == {"tripl/reason": "new findings"}
+    run = alert_dispatch_job.execute_in_process(instance=instance, resources=resources)
+    assert run.success and run.output_for_node("alert_dispatch_op")["deliveries"] == 2
+    assert run.output_for_node("alert_dispatch_op")["sent"] == 2
     assert sorted(len(r.json()["items"]) for r in hook.requests) == [1, 2]
-    second = alert_dispatch(dg.build_sensor_context(instance=instance, cursor=ctx.cursor))
+    second = alert_dispatch(dg.build_sensor_context(instance=instance, cursor=ctx.cursor, resources=resources))
     assert isinstance(second, dg.SkipReason)
-    assert len(hook.requests) == 2
+    assert alert_dispatch_job.execute_in_process(instance=instance, resources=resources).success
+    assert len(hook.requests) == 2  # a further run sends nothing twice
     inbox = owner.get(f"{BASE}/alerts/inbox").json()
     assert inbox["total"] == 2  # purchase drop (both rules), refund spike
     purchase = next(g for g in inbox["items"] if g["scope_names"] == ["purchase"])

@@ -151,6 +151,8 @@ def _alerts_reach_the_sink(db, owner, demo, spec, sink_file) -> None:
     import dagster as dg
 
     from tripl_pipelines.alerting import alert_dispatch
+    from tripl_pipelines.jobs import alert_dispatch_job
+    from tripl_pipelines.resources import TriplDatabase
 
     report = load.send_alerts(db, demo, spec)
     assert report.deliveries and report.sent == len(report.deliveries) and report.failed == 0, report
@@ -186,8 +188,11 @@ def _alerts_reach_the_sink(db, owner, demo, spec, sink_file) -> None:
     assert all(g["rule_names"] == [load.ALERT_RULE_NAME] for g in groups)
 
     instance = dg.DagsterInstance.ephemeral()
-    ctx = dg.build_sensor_context(instance=instance)
-    assert isinstance(alert_dispatch(ctx), dg.SkipReason)
-    assert isinstance(alert_dispatch(dg.build_sensor_context(instance=instance, cursor=ctx.cursor)), dg.SkipReason)
+    resources = {"tripl_db": TriplDatabase()}
+    ctx = dg.build_sensor_context(instance=instance, resources=resources)
+    assert isinstance(alert_dispatch(ctx), dg.RunRequest)  # findings exist: the sensor launches a dispatch run
+    assert alert_dispatch_job.execute_in_process(instance=instance, resources=resources).success
+    assert isinstance(alert_dispatch(dg.build_sensor_context(instance=instance, cursor=ctx.cursor,
+                                                             resources=resources)), dg.SkipReason)
     assert len(sink_file.read_text().splitlines()) == len(received)  # nothing new sent
     assert load.send_alerts(db, demo, spec).deliveries == []

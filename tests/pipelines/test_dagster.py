@@ -1,29 +1,63 @@
-"""Dagster: partitions materialised through the assets (any order) equal a Replay Scan Metrics over the same days;
-sensors (queue, status, cancellation, registration, scheduling) evaluated with build_sensor_context."""
+"""Dagster: partitions materialised through the assets (single days in any order, or a batched range of days in
+one run) equal a Replay Scan Metrics over the same days; sensors (queue, run status, cancellation, registration,
+scheduling) evaluated with build_sensor_context and the real resources."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from sqlalchemy import text
 
 from tests.pipelines.data import LAST
 from tests.pipelines.helpers import SNAPSHOT_TABLES, replay, snapshot
 from tripl_core.db.models.scans import ProjectAnomalySettings, ScanJob, ScanJobKind, ScanJobStatus
+from tripl_core.sources.data_sources import adapter_for
 from tripl_pipelines.assets import SCAN_ASSETS
 from tripl_pipelines.partitions import JOB_TAG, MODE_TAG, SCAN_CONFIGS, partition_key
+from tripl_pipelines.progress import settle
+from tripl_pipelines.resources import TriplDatabase, WarehouseClients
 from tripl_pipelines.sensors import (
     enqueue_due_runs,
     register_scan_configs,
     scan_job_cancellation,
     scan_job_queue,
-    scan_job_status,
+    scan_scheduler,
 )
 
 DAYS = [LAST - timedelta(days=2), LAST - timedelta(days=1), LAST]
+KEY = "shop-app/events-postgres"  # readable partition key of pg_scan: <project slug>/<config name slug>
+
+
+class CountingWarehouse(WarehouseClients):
+    """The real client, counting the statements a run sends and the clients it opens."""
+
+    def client(self, cfg):  # type: ignore[override]
+        from contextlib import contextmanager
+
+        @contextmanager
+        def _cm():
+            adapter = adapter_for(cfg.data_source)
+            real = adapter.query_df
+            STATS["clients"] += 1
+
+            def query_df(sql, *a, **k):
+                STATS["queries"] += 1
+                return real(sql, *a, **k)
+
+            adapter.query_df = query_df  # type: ignore[method-assign]
+            try:
+                yield adapter
+            finally:
+                adapter.close()
+
+        return _cm()
+
+
+STATS = {"clients": 0, "queries": 0}
 
 
 @pytest.fixture
@@ -32,10 +66,20 @@ def instance():
         yield inst
 
 
-def _materialize(instance, scan: dict, day, tags: dict | None = None, raise_on_error: bool = True):
-    instance.add_dynamic_partitions(SCAN_CONFIGS.name, [scan["id"]])
-    return dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key(scan["id"], day),
-                          tags=tags or {}, raise_on_error=raise_on_error)
+def _ctx(instance, **kw):
+    return dg.build_sensor_context(instance=instance, resources={"tripl_db": TriplDatabase()}, **kw)
+
+
+def _materialize(instance, day, tags: dict | None = None, raise_on_error: bool = True, last=None, warehouse=None):
+    instance.add_dynamic_partitions(SCAN_CONFIGS.name, [KEY])
+    resources = {"tripl_db": TriplDatabase(), "warehouse": warehouse or WarehouseClients()}
+    if last is None:
+        return dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key(KEY, day),
+                              tags=tags or {}, raise_on_error=raise_on_error, resources=resources)
+    rng = {ASSET_PARTITION_RANGE_START_TAG: str(partition_key(KEY, day)),
+           ASSET_PARTITION_RANGE_END_TAG: str(partition_key(KEY, last))}
+    return dg.materialize(SCAN_ASSETS, instance=instance, tags={**rng, **(tags or {})},
+                          raise_on_error=raise_on_error, resources=resources)
 
 
 def _clear_outputs(db) -> None:
@@ -44,16 +88,28 @@ def _clear_outputs(db) -> None:
     db.commit()
 
 
-def test_backfill_in_any_order_equals_replay_and_is_idempotent(db, pg_scan, instance):
+def test_backfill_in_any_order_or_batched_equals_replay_and_is_idempotent(db, pg_scan, instance):
     db.add(ProjectAnomalySettings(project_id=uuid.UUID(pg_scan["project_id"]), min_history_buckets=24))
     db.commit()  # three days of hourly buckets: judge from the second day on
     for day in reversed(DAYS):  # a UI backfill may run partitions in any order
-        assert _materialize(instance, pg_scan, day).success
+        assert _materialize(instance, day).success
     backfilled = snapshot(db)
     assert len(backfilled["metric_points"]) > 0 and len(backfilled["anomaly_signals"]) > 0
 
-    assert _materialize(instance, pg_scan, DAYS[-1]).success  # materialising again changes nothing
+    assert _materialize(instance, DAYS[-1]).success  # materialising again changes nothing
     assert snapshot(db) == backfilled
+
+    _clear_outputs(db)  # one batched run over the three days: the same rows, one warehouse client
+    STATS.update(clients=0, queries=0)
+    result = _materialize(instance, DAYS[0], last=DAYS[-1], warehouse=CountingWarehouse())
+    assert result.success
+    assert snapshot(db) == backfilled
+    # replay_chunk_interval 6h: 4 chunks a day, each one aggregate and one sample statement
+    assert STATS == {"clients": 1, "queries": 3 * 4 * 2}
+    mats = result.get_asset_materialization_events()
+    per_day = {e.partition: e.materialization.metadata for e in mats if e.asset_key.path == ["event_metrics"]}
+    assert sorted(per_day) == sorted(str(partition_key(KEY, d)) for d in DAYS)
+    assert all(m["metric_points"].value > 0 for m in per_day.values())  # per-day numbers the UI plots
 
     _clear_outputs(db)  # scan_states (frozen histogram edges) stay, as in production
     job = replay(db, pg_scan, DAYS[0], DAYS[-1] + timedelta(days=1))
@@ -69,78 +125,111 @@ def _job(db, scan: dict, kind=ScanJobKind.replay, days=DAYS) -> ScanJob:
     return job
 
 
-def test_queue_sensor_requests_one_run_per_day_with_job_run_keys(db, pg_scan, instance):
+def test_queue_sensor_requests_one_backfill_per_job(db, pg_scan, instance):
     job = _job(db, pg_scan)
-    result = scan_job_queue(dg.build_sensor_context(instance=instance))
-    keys = sorted(r.run_key for r in result.run_requests)
-    assert keys == [f"{job.id}:{d:%Y-%m-%d}" for d in DAYS]
-    assert all(r.tags == {JOB_TAG: str(job.id), MODE_TAG: "full"} for r in result.run_requests)
-    assert [r.partition_key for r in result.run_requests][0] == partition_key(pg_scan["id"], DAYS[0])
-    assert result.dynamic_partitions_requests[0].partition_keys == [pg_scan["id"]]
+    result = scan_job_queue(_ctx(instance))
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    assert request.requires_backfill_daemon() and request.tags == {JOB_TAG: str(job.id), MODE_TAG: "full"}
+    subset = request.asset_graph_subset
+    assert {k.path[0] for k in subset.asset_keys} == {a.key.path[0] for a in SCAN_ASSETS}
+    keys = subset.partitions_subsets_by_asset_key[SCAN_ASSETS[0].key].get_partition_keys()
+    assert sorted(keys) == sorted(str(partition_key(KEY, d)) for d in DAYS)
+    assert result.dynamic_partitions_requests[0].partition_keys == [KEY]
     db.refresh(job)
     assert job.status == ScanJobStatus.running and job.started_at is not None
-    assert scan_job_queue(dg.build_sensor_context(instance=instance)).run_requests == []  # dispatched once
+    assert job.result_summary == {"days": 0, "days_total": 3}
+    assert scan_job_queue(_ctx(instance)).run_requests == []  # dispatched once
 
 
-def test_status_sensor_writes_success_and_summary(db, pg_scan, instance):
-    job = _job(db, pg_scan, days=[LAST])
-    scan_job_queue(dg.build_sensor_context(instance=instance))
-    assert _materialize(instance, pg_scan, LAST, {JOB_TAG: str(job.id), MODE_TAG: "full"}).success
-    scan_job_status(dg.build_sensor_context(instance=instance))
+def _as_backfill_run(instance, job, day, last=None, raise_on_error=True):
+    return _materialize(instance, day, {JOB_TAG: str(job.id), MODE_TAG: "full"}, raise_on_error, last=last)
+
+
+def test_run_outcomes_settle_progress_then_success_with_totals(db, pg_scan, instance):
+    job = _job(db, pg_scan)
+    scan_job_queue(_ctx(instance))
+    assert _as_backfill_run(instance, job, DAYS[0], last=DAYS[1]).success  # first run: 2 of 3 days
     db.refresh(job)
-    assert job.status == ScanJobStatus.succeeded
-    assert job.result_summary["days"] == 1 and job.result_summary["rows"] > 0
-    assert job.result_summary["metric_points"] > 0 and len(job.dagster_run_ids) == 1
-    assert job.completed_at >= job.started_at
+    settle(instance, db, job)
+    assert job.status == ScanJobStatus.running and job.result_summary["days"] == 2
+    assert job.result_summary["days_total"] == 3
+    assert _as_backfill_run(instance, job, DAYS[2]).success
+    line = settle(instance, db, job)
+    db.commit()
+    assert job.status == ScanJobStatus.succeeded and "3/3 days, succeeded" in line
+    assert job.result_summary["rows"] > 0 and job.result_summary["metric_points"] > 0
+    assert len(job.dagster_run_ids) == 2 and job.completed_at >= job.started_at
 
 
-def test_status_sensor_fails_job_with_the_warehouse_message(db, pg_scan, instance):
+def test_failed_run_fails_job_with_the_warehouse_message(db, pg_scan, instance):
     db.execute(text("UPDATE scan_configs SET base_query = 'SELECT * FROM missing_table' WHERE id = :i"),
                {"i": pg_scan["id"]})
     db.commit()
     job = _job(db, pg_scan, days=[LAST])
-    scan_job_queue(dg.build_sensor_context(instance=instance))
-    result = _materialize(instance, pg_scan, LAST, {JOB_TAG: str(job.id)}, raise_on_error=False)
-    assert not result.success
-    scan_job_status(dg.build_sensor_context(instance=instance))
-    db.refresh(job)
+    scan_job_queue(_ctx(instance))
+    assert not _as_backfill_run(instance, job, LAST, raise_on_error=False).success
+    settle(instance, db, job)
     assert job.status == ScanJobStatus.failed
     assert 'relation "missing_table" does not exist' in job.error_message
     assert db.execute(text("SELECT count(*) FROM metric_points")).scalar() == 0
 
 
+def test_unknown_config_partition_fails_at_once_with_a_clear_message(db, pg_scan, instance):
+    instance.add_dynamic_partitions(SCAN_CONFIGS.name, ["shop-app/renamed-away"])
+    result = dg.materialize(SCAN_ASSETS, instance=instance, partition_key=partition_key("shop-app/renamed-away", LAST),
+                            resources={"tripl_db": TriplDatabase(), "warehouse": WarehouseClients()},
+                            raise_on_error=False)
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE][0]
+    assert "No scan config has the partition key 'shop-app/renamed-away'" in failure.step_failure_data.error.message
+
+
 def test_cancellation_sensor_cancels_queued_runs(db, pg_scan, instance):
     job = _job(db, pg_scan, days=[LAST])
-    scan_job_queue(dg.build_sensor_context(instance=instance))
+    scan_job_queue(_ctx(instance))
     from tripl_pipelines.assets import scan_partition_job
     from tripl_pipelines.definitions import defs
 
-    instance.add_dynamic_partitions(SCAN_CONFIGS.name, [pg_scan["id"]])
+    instance.add_dynamic_partitions(SCAN_CONFIGS.name, [KEY])
     job_def = defs.resolve_job_def(scan_partition_job.name)
     run = instance.create_run_for_job(job_def, tags={JOB_TAG: str(job.id)})
     db.refresh(job)
     job.cancel_requested_at = job.started_at
     db.commit()
-    assert scan_job_cancellation(dg.build_sensor_context(instance=instance)) is None
+    assert scan_job_cancellation(_ctx(instance)) is None
     assert instance.get_run_by_id(run.run_id).status in (dg.DagsterRunStatus.CANCELED,
                                                           dg.DagsterRunStatus.CANCELING)
-    scan_job_status(dg.build_sensor_context(instance=instance))
     db.refresh(job)
     assert job.status == ScanJobStatus.cancelled
 
 
-def test_register_sensor_adds_and_removes_scan_config_partitions(db, pg_scan, instance):
+def test_register_sensor_adds_readable_keys_and_follows_renames(db, pg_scan, instance, owner):
     instance.add_dynamic_partitions(SCAN_CONFIGS.name, ["gone"])
-    result = register_scan_configs(dg.build_sensor_context(instance=instance))
+    result = register_scan_configs(_ctx(instance))
     kinds = {type(r).__name__: r.partition_keys for r in result.dynamic_partitions_requests}
-    assert kinds == {"AddDynamicPartitionsRequest": [pg_scan["id"]], "DeleteDynamicPartitionsRequest": ["gone"]}
+    assert kinds == {"AddDynamicPartitionsRequest": [KEY], "DeleteDynamicPartitionsRequest": ["gone"]}
+    r = owner.patch(f"/api/v1/projects/shop-app/scans/{pg_scan['id']}", json={"name": "Web Events"})
+    assert r.status_code == 200, r.text
+    instance.add_dynamic_partitions(SCAN_CONFIGS.name, [KEY])
+    instance.delete_dynamic_partition(SCAN_CONFIGS.name, "gone")
+    result = register_scan_configs(_ctx(instance))
+    kinds = {type(r).__name__: r.partition_keys for r in result.dynamic_partitions_requests}
+    assert kinds == {"AddDynamicPartitionsRequest": ["shop-app/web-events"], "DeleteDynamicPartitionsRequest": [KEY]}
 
 
-def test_scheduler_enqueues_one_run_per_due_config(db, pg_scan):
-    from datetime import UTC, datetime
-
-    made = enqueue_due_runs(datetime.now(UTC))
+def test_scheduler_enqueues_one_run_per_due_config(db, pg_scan, instance, monkeypatch):
+    made = enqueue_due_runs(db, datetime.now(UTC))
+    db.commit()
     assert len(made) == 1
     job = db.get(ScanJob, made[0])
     assert job.kind == ScanJobKind.run and job.trigger == "schedule" and job.status == ScanJobStatus.pending
-    assert enqueue_due_runs(datetime.now(UTC)) == []  # not while one is open
+    assert enqueue_due_runs(db, datetime.now(UTC)) == []  # not while one is open
+
+
+def test_scheduler_schedules_nothing_when_the_api_executes_scans(db, pg_scan, instance, monkeypatch):
+    from tripl_core.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "scan_executor", "inprocess")
+    assert isinstance(scan_scheduler(_ctx(instance)), dg.SkipReason)
+    assert db.execute(text("SELECT count(*) FROM scan_jobs")).scalar() == 0

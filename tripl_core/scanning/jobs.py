@@ -24,11 +24,20 @@ from tripl_core.settings import get_settings
 log = logging.getLogger("tripl.scans")
 
 MAX_REPLAY_DAYS = 400
-EARLIEST = datetime(2020, 1, 1, tzinfo=UTC)  # first day partition of the Dagster assets
 LIST_LIMIT = 200
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def first_day(now: datetime | None = None) -> datetime:
+    """First UTC day a scan may cover = the first day partition of the Dagster assets (TRIPL_SCAN_FIRST_DAY;
+    unset: the first of the month twelve months ago), so the Dagster UI's fill percentage means something."""
+    explicit = get_settings().scan_first_day
+    if explicit:
+        return datetime.strptime(explicit, "%Y-%m-%d").replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return datetime(now.year - 1, now.month, 1, tzinfo=UTC)
 
 
 def _utc(value: datetime, field: str) -> datetime:
@@ -52,9 +61,10 @@ def enqueue(db: Session, actor: audit.Actor | None, project: Project, cfg: ScanC
             raise Invalid("time_to", f"A replay covers at most {MAX_REPLAY_DAYS} days.")
         if time_from > datetime.now(UTC) + timedelta(days=1):
             raise Invalid("time_from", "time_from is in the future.")
-        if time_from < EARLIEST:
-            raise Invalid("time_from", f"Scans start on {EARLIEST:%Y-%m-%d} at the earliest (the first day "
-                                       "partition).")
+        earliest = first_day()
+        if time_from < earliest:
+            raise Invalid("time_from", f"Scans start on {earliest:%Y-%m-%d} at the earliest (TRIPL_SCAN_FIRST_DAY, "
+                                       "the first day partition).")
     if kind != ScanJobKind.apply_event_groups and not cfg.time_column:
         raise Invalid("time_column", "The scan config has no time_column; set one before scanning.")
     # trigger "inprocess" from a caller means "I run it myself" (runner.run_job); API jobs go to the executor.
