@@ -27,4 +27,6 @@ defs = dg.Definitions(
              scan_job_cancellation, scan_job_watchdog, scan_scheduler, alert_dispatch],
     resources=default_resources(),
     executor=dg.in_process_executor,  # also for ad-hoc materialisations from the UI (see assets.py)
+    # runs log at INFO: the console showed ~4,000 DEBUG lines (every step event) for the demo
+    loggers={"console": dg.colored_console_logger.configured({"log_level": "INFO"})},
 )

@@ -16,6 +16,8 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from sqlalchemy.orm import Session
 
 from tripl_core.db.models.scans import ScanJob, ScanJobStatus
+from tripl_core.db.models.sources import ScanConfig
+from tripl_core.scanning import jobs
 from tripl_pipelines.partitions import JOB_TAG, SCAN_PARTITIONS, day_of_key
 
 LAUNCH_TIMEOUT = timedelta(minutes=10)
@@ -78,9 +80,7 @@ def settle(instance: dg.DagsterInstance, db: Session, job: ScanJob, now: datetim
     ok = [r for r in runs if r.status == dg.DagsterRunStatus.SUCCESS]
     failed = [r for r in runs if r.status == dg.DagsterRunStatus.FAILURE]
     live = [r for r in runs if r.status not in FINISHED]
-    summary = {**run_totals(instance, [r.run_id for r in ok]), "days": sum(run_days(r) for r in ok),
-               "days_total": total}
-    job.result_summary = summary
+    summary: dict[str, Any] = {"days": sum(run_days(r) for r in ok), "days_total": total}  # progress
     backfill_live = any(b.status in LIVE_BACKFILL for b in backfills)
     if failed:
         _cancel_backfills(instance, job_id)
@@ -93,17 +93,23 @@ def settle(instance: dg.DagsterInstance, db: Session, job: ScanJob, now: datetim
             job.status, job.error_message = ScanJobStatus.cancelled, "Cancelled."
     elif total is not None and summary["days"] >= total and not live:
         job.status = ScanJobStatus.succeeded
+        cfg = db.get(ScanConfig, job.scan_config_id)
+        if cfg is not None:  # totals of the window, identical to the in-process runner's for the same work
+            summary = jobs.summary_for(db, cfg, job, summary["days"], total)
     elif not runs and not backfill_live and backfills:
         job.status, job.error_message = ScanJobStatus.failed, "The scan's Dagster backfill ended without runs."
     elif not runs and not backfills and job.started_at and now - job.started_at > LAUNCH_TIMEOUT:
         job.status, job.error_message = ScanJobStatus.failed, "Dagster did not launch the scan's backfill."
+    if job.status in (ScanJobStatus.failed, ScanJobStatus.cancelled):  # what the finished runs wrote
+        summary = {**run_totals(instance, [r.run_id for r in ok]), **summary}
     if job.status.is_final:
         records = instance.get_run_records(dg.RunsFilter(run_ids=job.dagster_run_ids)) if runs else []
         starts = [r.start_time for r in records if r.start_time]
         ends = [r.end_time for r in records if r.end_time]
         if starts:
-            summary["seconds"] = round(max(ends or [now.timestamp()]) - min(starts), 3)
+            summary = {**summary, "seconds": round(max(ends or [now.timestamp()]) - min(starts), 3)}
         job.completed_at = datetime.fromtimestamp(max(ends), UTC) if ends else now
+    job.result_summary = summary
     window = (f"{job.time_from:%Y-%m-%d %H:%M}..{job.time_to:%Y-%m-%d %H:%M}" if job.time_from and job.time_to
               else "-")
     return (f"scan job {job.id}: {job.kind.value} {window} {summary['days']}/{total} days, {job.status.value}"

@@ -100,8 +100,9 @@ def scan_job_queue(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase)
             if not days:
                 job.status, job.completed_at = ScanJobStatus.succeeded, now
                 continue
-            if job.kind == ScanJobKind.run and job.time_from is None:
-                job.time_from, job.time_to = days[0][0], now
+            if job.kind == ScanJobKind.run and job.time_from is None:  # the scanned window, as the runner's
+                windows = runner.plan_windows(db, cfg, job, now)
+                job.time_from, job.time_to = windows[0][0], windows[-1][1]
             key = keys[cfg.id]
             if key not in known:
                 add.add(key)

@@ -160,6 +160,12 @@ def test_run_outcomes_settle_progress_then_success_with_totals(db, pg_scan, inst
     assert job.status == ScanJobStatus.succeeded and "3/3 days, succeeded" in line
     assert job.result_summary["rows"] > 0 and job.result_summary["metric_points"] > 0
     assert len(job.dagster_run_ids) == 2 and job.completed_at >= job.started_at
+    dagster_summary = {k: v for k, v in job.result_summary.items() if k != "seconds"}
+
+    _clear_outputs(db)  # the same work in-process: the same result_summary (totals of the window, not sums)
+    inprocess = replay(db, pg_scan, DAYS[0], DAYS[-1] + timedelta(days=1))
+    assert {k: v for k, v in inprocess.result_summary.items() if k != "seconds"} == dagster_summary
+    assert dagster_summary["days"] == dagster_summary["days_total"] == 3 and dagster_summary["signals"] >= 1
 
 
 def test_failed_run_fails_job_with_the_warehouse_message(db, pg_scan, instance):

@@ -21,7 +21,7 @@ from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus, Scan
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.db.session import new_session
 from tripl_core.errors import DomainError
-from tripl_core.scanning import steps
+from tripl_core.scanning import jobs, steps
 from tripl_core.scanning.groups import apply_event_groups
 from tripl_core.warehouse import WarehouseError
 
@@ -91,6 +91,7 @@ def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
             summary.update(apply_event_groups(db, cfg, actor=None))
         else:
             windows = plan_windows(db, cfg, job, now)
+            summary["days_total"] = len(windows)
             if windows and job.kind == ScanJobKind.run:
                 job.time_from, job.time_to = windows[0][0], windows[-1][1]
                 db.commit()
@@ -109,6 +110,8 @@ def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
                     day_db.commit()
                 _add(summary, part)
                 summary["days"] += 1
+                job.result_summary = {"days": summary["days"], "days_total": len(windows)}  # progress
+                db.commit()
     except WarehouseError as exc:
         db.rollback()
         _finish(job.id, ScanJobStatus.failed, summary, str(exc) or type(exc).__name__)
@@ -125,6 +128,9 @@ def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
         _finish(job.id, ScanJobStatus.failed, summary, f"{type(exc).__name__}: {exc}"[:4000])
         db.refresh(job)
         return job
+    if job.kind != ScanJobKind.apply_event_groups:  # totals of the window, as the Dagster executor reports them
+        db.refresh(job)
+        summary = jobs.summary_for(db, cfg, job, summary["days"], summary.get("days_total"))
     summary["seconds"] = round(time.monotonic() - t0, 3)
     _finish(job.id, ScanJobStatus.succeeded, summary)
     db.refresh(job)
