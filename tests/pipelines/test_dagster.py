@@ -147,6 +147,7 @@ def _as_backfill_run(instance, job, day, last=None, raise_on_error=True):
 
 
 def test_run_outcomes_settle_progress_then_success_with_totals(db, pg_scan, instance):
+    db.add(ProjectAnomalySettings(project_id=uuid.UUID(pg_scan["project_id"]), min_history_buckets=24))
     job = _job(db, pg_scan)
     scan_job_queue(_ctx(instance))
     assert _as_backfill_run(instance, job, DAYS[0], last=DAYS[1]).success  # first run: 2 of 3 days
