@@ -17,7 +17,8 @@ def create_warehouse_db(server_url: str, name: str, create_table: str, table: st
     """(Re)create database `name`, run `create_table` in it and COPY `rows` into `table`.
 
     Returns the connection parts a postgres ConnectionConfig takes (host, port, database, username, password) of
-    a read-only role (`<name>_reader`: SELECT on the public schema, nothing else), as data sources should use.
+    a read-only role (`<name>_reader`: SELECT on the public schema, nothing else), as data sources should use,
+    and `admin_dsn`, the server's own role on that database, for tests that add tables later.
     """
     url = make_url(server_url.replace("postgresql+psycopg://", "postgresql://"))
     with psycopg.connect(url.set(database="postgres").render_as_string(hide_password=False),
@@ -35,4 +36,5 @@ def create_warehouse_db(server_url: str, name: str, create_table: str, table: st
                                     password=password)
     # pgserver listens on a Unix socket: the host is then the socket directory (?host=… in the URL).
     return {"host": url.host or url.query.get("host") or "localhost", "port": url.port or 5432,
-            "database": name, "username": reader, "password": password}
+            "database": name, "username": reader, "password": password,
+            "admin_dsn": url.set(database=name).render_as_string(hide_password=False)}  # for loading more rows

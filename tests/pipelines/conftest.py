@@ -6,17 +6,15 @@ chdb allows one engine path per process: if another test area already opened one
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
 import pandas as pd
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from tests.conftest import SCRATCH
 from tests.pipelines.data import PLAN_FIELDS, make_rows
+from tests.warehouse_db import create_warehouse_db
 
 BASE = "/api/v1/projects/shop-app"
 
@@ -28,21 +26,10 @@ def raw_rows() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def pipe_pg(pg_server_url: str, raw_rows: pd.DataFrame) -> dict:
-    url = make_url(pg_server_url.replace("postgresql+psycopg://", "postgresql://"))
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("drop database if exists pipe_warehouse with (force)")
-        conn.execute("create database pipe_warehouse")
-    wh = url.set(database="pipe_warehouse").render_as_string(hide_password=False)
-    with psycopg.connect(wh, autocommit=True) as conn:
-        conn.execute("create table pipe_events (ts timestamptz not null, event_type text not null, "
-                     "name text not null, app_version text, props jsonb not null)")
-        buf = io.StringIO()
-        raw_rows.to_csv(buf, index=False, header=False)
-        with conn.cursor().copy("copy pipe_events from stdin (format csv)") as copy:
-            copy.write(buf.getvalue())
-    return {"host": url.host or url.query.get("host") or "localhost", "port": url.port or 5432,
-            "database": "pipe_warehouse", "username": url.username or "", "password": url.password or ""}
+    # through a read-only role, as data sources should connect (tests/warehouse_db.py)
+    return create_warehouse_db(
+        pg_server_url, "pipe_warehouse", "create table pipe_events (ts timestamptz not null, event_type text not "
+        "null, name text not null, app_version text, props jsonb not null)", "pipe_events", raw_rows)
 
 
 @pytest.fixture(scope="session")

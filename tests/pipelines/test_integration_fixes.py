@@ -80,9 +80,7 @@ def test_decided_edges_are_read_without_taking_the_lock(db, pg_scan):
 # --- 2./3. null rates of JSON keys, missing required fields --------------------------------------------------
 
 def _load(pipe_pg: dict, table: str, docs: list[dict], event_type: str = "checkout") -> None:
-    conninfo = dict(host=pipe_pg["host"], port=pipe_pg["port"], dbname=pipe_pg["database"],
-                    user=pipe_pg["username"], password=pipe_pg["password"])
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
+    with psycopg.connect(pipe_pg["admin_dsn"], autocommit=True) as conn:  # the data source's role only reads
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE TABLE {table} (ts timestamptz not null, event_type text not null, name text not null, "
                      "app_version text, props jsonb not null)")

@@ -207,3 +207,34 @@ def test_query_at_the_nesting_limit_is_probed_and_scanned(owner, project, ch_ada
     frame = ch_adapter.query_df(build_aggregate(ch_adapter.sql, spec).query)
     assert len(frame) > 0
 
+
+
+def test_the_ts_stat_escape_is_refused_through_the_api(owner, editor, project, pg_warehouse):
+    """The finding: an editor's Preview Scan Config ran SQL given as text to ts_stat (pg_terminate_backend,
+    pg_read_binary_file). Create and Preview now answer 422 on base_query naming the function."""
+    from tests.warehouse.helpers import pg_source
+
+    ds = pg_source(owner, pg_warehouse)
+    for sql in (TS_STAT_ATTACK, TS_STAT_ATTACK.replace("pg_terminate_backend(pid)::text",
+                                                       "encode(pg_read_binary_file(''/etc/passwd'', 0, 1000), ''hex'')")):
+        p = editor.post(f"{scans_url()}/preview", json={"data_source_id": ds["id"], "base_query": sql})
+        assert p.status_code == 422, p.text
+        assert error_loc(p) == ["body", "base_query"] and "ts_stat" in p.text
+        r = editor.post(scans_url(), json={"data_source_id": ds["id"], "name": "x", "base_query": sql})
+        assert r.status_code == 422 and "ts_stat" in r.text
+
+
+def test_a_slow_user_query_stops_at_the_sources_timeout(owner, project, pg_warehouse, ch_adapter, chdb_host):
+    """Statement timeout applies to user queries (previews here; probes and scans use the same adapters)."""
+    from tests.warehouse.helpers import pg_source, wait_job
+
+    pg = pg_source(owner, pg_warehouse, name="slow pg", timeout_seconds=1)
+    ch = owner.post("/api/v1/data-sources", json={"name": "slow ch", "db_type": "clickhouse", "host": chdb_host,
+                                                  "database_name": "default", "timeout_seconds": 1}).json()
+    for ds, sql in ((pg, "SELECT count(*) AS n FROM generate_series(1, 2000000000) AS g(i)"),
+                    (ch, "SELECT count() AS n FROM numbers(100000000000)")):
+        r = owner.post(f"{scans_url()}/preview", json={"data_source_id": ds["id"], "base_query": sql})
+        assert r.status_code in (200, 201, 202), r.text
+        job = wait_job(owner, "shop-app", r.json()["id"], timeout=60)
+        assert job["status"] == "failed", job
+        assert "timeout" in job["error_message"].lower() or "TIMEOUT" in job["error_message"], job
