@@ -29,6 +29,7 @@ def _when(value: datetime | None) -> str:
 def _num(value: float | int | None, digits: int = 1) -> str:
     if value is None:
         return "—"
+    value = round(value, digits) + 0  # no "-0.0" for a tiny negative (+ 0 turns -0.0 into 0.0)
     if isinstance(value, int) or float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.{digits}f}"
