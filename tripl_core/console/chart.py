@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 WIDTH, HEIGHT = 900, 260
@@ -62,6 +62,14 @@ def _fmt(v: float) -> str:
     return f"{v:g}"
 
 
+def _ts(value: datetime | str) -> datetime:
+    """Stored bands (a signal's forecast, metric_forecasts) are JSON: their buckets are ISO strings."""
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value
+
+
 def _pts(pairs: list[tuple[float, float]]) -> str:
     return " ".join(f"{x:.1f},{y:.1f}" for x, y in pairs)
 
@@ -76,7 +84,8 @@ def volume_chart(data: list[dict[str, Any]], forecast: list[dict[str, Any]] | No
     # time axis over the months between).
     last = data[-1]["bucket"]
     step = (data[-1]["bucket"] - data[0]["bucket"]) / max(len(data) - 1, 1)
-    forecast = [p for p in (forecast or []) if last < p["bucket"] <= last + step * max(len(data) // 3, 4)]
+    ahead = [{**p, "bucket": _ts(p["bucket"])} for p in forecast or []]
+    forecast = [p for p in ahead if last < p["bucket"] <= last + step * max(len(data) // 3, 4)]
     chart.empty = False
     times = [p["bucket"] for p in data] + [p["bucket"] for p in forecast]
     t0, t1 = min(times).timestamp(), max(times).timestamp()
