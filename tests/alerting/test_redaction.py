@@ -187,3 +187,22 @@ def test_truncated_tail_is_cut():
 def test_strip_url_paths_for_library_logs():
     text = 'HTTP Request: POST https://u:p@hooks.slack.com/services/T/B/X?a=1 "HTTP/1.1 200 OK"'
     assert strip_url_paths(text) == f'HTTP Request: POST https://hooks.slack.com/{REDACTED} "HTTP/1.1 200 OK"'
+
+
+def test_ai_endpoint_error_is_redacted(server, caplog):
+    from tripl_core.ai import client as ai_client
+    from tripl_core.errors import UpstreamError
+    from tripl_core.service_settings import EffectiveSettings
+    from tripl_core.settings import Settings
+
+    server.handler = lambda req: Reply(401, {"error": {"message": f"Incorrect API key provided: "
+                                                                  f"{req.headers.get('authorization')}"}})
+    key = "sk-proj-secretAIkey0123456789"
+    eff = EffectiveSettings(values={"ai_enabled": True, "ai_base_url": f"{server.url}/v1?api-key=q-secret-77",
+                                    "ai_model": "m", "ai_api_key": key, "ai_timeout_seconds": 2,
+                                    "ai_max_output_tokens": 5}, sources={}, base=Settings())
+    with pytest.raises(UpstreamError) as caught:
+        ai_client.chat(eff, "system", "user")
+    assert "HTTP 401" in caught.value.message and "Incorrect API key" in caught.value.message
+    assert key not in caught.value.message and key not in caplog.text
+    assert "q-secret-77" not in caught.value.message and "q-secret-77" not in caplog.text

@@ -32,6 +32,7 @@ from tripl_core.warehouse import (
 )
 from tripl_core.warehouse.base import is_secret_key
 from tripl_core.warehouse.roles import ALLOW_WRITE_KEY, Privileges
+from tripl_core.warehouse.util import scrub_message
 
 log = logging.getLogger("tripl.sources")
 
@@ -234,12 +235,20 @@ def test_connection(db: Session, actor: audit.Actor, ds: DataSource) -> tuple[bo
         ok, message = False, str(exc)
     except Exception as exc:  # a driver bug must not become a 500 for a connectivity check
         log.info("data source %s test failed: %s", ds.id, type(exc).__name__)
-        ok, message = False, f"{type(exc).__name__}: {exc}"[:2000]
+        ok, message = False, _scrubbed(ds, f"{type(exc).__name__}: {exc}")
     ds.last_test_at, ds.last_test_status, ds.last_test_message = tested_at, "success" if ok else "failed", message
     audit.record(db, actor, "data_source.test", "data_source", ds.id, ds.name,
                  after={"success": ok, "message": message})
     db.commit()
     return ok, message, tested_at
+
+
+def _scrubbed(ds: DataSource, text: str) -> str:
+    """An unexpected driver error through the redaction step, like every WarehouseError (warehouse.util)."""
+    try:
+        return scrub_message(text, connection_config(ds))
+    except Exception:  # noqa: BLE001 — the secrets cannot even be read (secret key changed): nothing to leak
+        return text[:2000]
 
 
 def _judge_role(ds: DataSource, found: Privileges, connected: str) -> tuple[bool, str]:
