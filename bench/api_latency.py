@@ -63,7 +63,7 @@ def scenarios(seed: Seed) -> list[Scenario]:
 
 def seed(base: str, projects: int, users: int) -> Seed:
     out = Seed()
-    with httpx.Client(base_url=base, timeout=30) as c:
+    with httpx.Client(base_url=base, timeout=30, headers={"Origin": base}) as c:
         c.post("/api/v1/auth/register", json={"email": "owner@bench.example.com", "password": "bench-password",
                                               "name": "Bench Owner"}).raise_for_status()
         for i in range(users - 1):
@@ -83,7 +83,8 @@ def seed(base: str, projects: int, users: int) -> Seed:
 
 
 async def drive(base: str, sc: Scenario, seed_: Seed, requests: int, concurrency: int) -> dict:
-    headers = {"Authorization": f"Bearer {seed_.key}"} if sc.auth == "key" else {}
+    # A cookie-authenticated mutation must carry this site's Origin, as a browser does (tripl_api/browser.py).
+    headers = {"Authorization": f"Bearer {seed_.key}"} if sc.auth == "key" else {"Origin": base}
     cookies = seed_.cookies if sc.auth == "cookie" else {}
     latencies: list[float] = []
     errors = 0

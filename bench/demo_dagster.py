@@ -53,7 +53,7 @@ def check_incidents(base: str, email: str, password: str, spec) -> dict[str, boo
 
     from tripl_core.demo import warehouse
 
-    c = httpx.Client(base_url=base, timeout=60)
+    c = httpx.Client(base_url=base, timeout=60, headers={"Origin": base})  # cookie mutations need it
     r = c.post("/api/v1/auth/login", json={"email": email, "password": password})
     r.raise_for_status()
     p = "/api/v1/projects/demo"

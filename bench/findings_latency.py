@@ -90,7 +90,7 @@ def seed(base: str, url: str, n_events: int, days: int, stored_forecasts: bool =
     import psycopg
     from sqlalchemy.engine import make_url
 
-    with httpx.Client(base_url=base, timeout=120) as c:
+    with httpx.Client(base_url=base, timeout=120, headers={"Origin": base}) as c:  # cookie mutations need it
         c.post("/api/v1/auth/register", json={"email": "owner@bench.example.com", "password": "bench-password",
                                               "name": "Bench Owner"}).raise_for_status()
         c.post("/api/v1/auth/login", json={"email": "owner@bench.example.com",
@@ -186,7 +186,8 @@ async def drive(base: str, cookies: dict, make: Callable, clients: int, seconds:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits, timeout=60,
+                                 headers={"Origin": base}) as client:
         for _ in range(20):
             method, path, body = make()
             await client.request(method, path, json=body)
@@ -216,7 +217,7 @@ async def drive(base: str, cookies: dict, make: Callable, clients: int, seconds:
 
 async def sequential(base: str, cookies: dict, make: Callable, n: int = 50) -> float:
     """Median service time of one request without contention."""
-    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, timeout=60, headers={"Origin": base}) as client:
         out = []
         for _ in range(n):
             method, path, body = make()

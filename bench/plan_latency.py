@@ -149,7 +149,7 @@ async def load(port: int, requests: list[tuple[str, str, dict]], clients: int, s
     base = f"http://127.0.0.1:{port}"
     out: dict[str, list[float]] = {}
     errors = 0
-    async with httpx.AsyncClient(base_url=base, timeout=30,
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Origin": base},  # cookie mutations
                                  limits=httpx.Limits(max_connections=clients)) as client:
         r = await client.post("/api/v1/auth/login", json={"email": "bench@example.com",
                                                           "password": "bench-password-1"})

@@ -100,7 +100,7 @@ def setup_app(app_url: str) -> tuple:
     upgrade(os.environ["TRIPL_DATABASE_URL"])
     from tripl_api.app import create_app
 
-    client = TestClient(create_app())
+    client = TestClient(create_app(), headers={"Origin": "http://testserver"})  # cookie mutations need it
     client.post("/api/v1/auth/register", json={"email": "b@example.com", "password": "correct-horse-1"})
     client.post("/api/v1/auth/login", json={"email": "b@example.com", "password": "correct-horse-1"})
     client.post("/api/v1/projects", json={"name": "Bench", "slug": "bench"})

@@ -144,9 +144,14 @@ def db(database_url: str):
     session.close()
 
 
+# What a browser sends with every POST/PUT/PATCH/DELETE from tripl's own pages: cookie-authenticated mutations
+# without it are refused as cross-site (tripl_api/browser.py). TestClient's requests go to http://testserver.
+SAME_ORIGIN = {"origin": "http://testserver"}
+
+
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:
-    with TestClient(app) as c:
+    with TestClient(app, headers=SAME_ORIGIN) as c:
         yield c
 
 
@@ -174,7 +179,7 @@ def owner(app, client: TestClient) -> TestClient:
 
 def user_client(app, owner: TestClient, role: str) -> TestClient:
     """A second client logged in as a new user with `role` (set by the owner)."""
-    c = TestClient(app)
+    c = TestClient(app, headers=SAME_ORIGIN)
     user = register(c, f"{role}-{uuid.uuid4().hex[:6]}@example.com", name=role.title())
     if role != "viewer":
         r = owner.patch(f"/api/v1/users/{user['id']}/role", json={"role": role})

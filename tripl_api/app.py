@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from tripl_api import console, errors, routers
+from tripl_api.browser import BrowserSafety
 from tripl_core import __version__
 
 log = logging.getLogger("tripl.api")
@@ -75,6 +76,7 @@ def create_app() -> FastAPI:
         lifespan=_lifespan,
     )
     errors.install(app)
+    app.add_middleware(BrowserSafety)  # same-origin check of cookie-authenticated mutations, security headers
     for mod in sorted(pkgutil.iter_modules(routers.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{routers.__name__}.{mod.name}")
         router = getattr(module, "router", None)

@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
 
+    @property
+    def session_cookie_secure(self) -> bool:
+        """`Secure` on the session cookie: when asked, and whenever tripl is served over HTTPS (a cookie sent over
+        plain HTTP once would leak the session to anyone on the path)."""
+        return self.cookie_secure or str(self.public_base_url or "").strip().lower().startswith("https://")
+
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once into the data directory."""
         if self.secret_key:

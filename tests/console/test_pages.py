@@ -8,6 +8,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import SAME_ORIGIN
 from tripl_core import links
 
 P = "/api/v1/projects/shop-app"
@@ -22,7 +23,7 @@ def _volume_group(client: TestClient) -> dict:
 
 
 def test_root_leads_to_the_login_page_and_back(app, scene):
-    anon = TestClient(app)
+    anon = TestClient(app, headers=SAME_ORIGIN)
     r = _no_redirect(anon, "/")
     assert r.status_code == 307 and r.headers["location"] == "/ui/"
     r = _no_redirect(anon, scene.url("signal"))
@@ -41,7 +42,7 @@ def test_root_leads_to_the_login_page_and_back(app, scene):
 
 
 def test_login_never_redirects_off_site(app, scene):
-    anon = TestClient(app)
+    anon = TestClient(app, headers=SAME_ORIGIN)
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "/api/v1/auth/me"):
         r = anon.post("/ui/login", data={"email": "owner@example.com", "password": "correct-horse-1",
                                          "next": target}, follow_redirects=False)

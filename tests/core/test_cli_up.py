@@ -78,7 +78,7 @@ def test_up_supervises_and_stops_cleanly(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPL_")}
     env.update(TRIPL_DATA_DIR=str(tmp_path / "data"), TRIPL_PORT=str(port), TRIPL_LOG_LEVEL="warning",
-               TRIPL_API_WORKERS="2")
+               TRIPL_API_WORKERS="2", TRIPL_LOGIN_MAX_FAILURES="1")
     proc = subprocess.Popen([sys.executable, "-m", "tripl_core.cli", "up", "--no-dagster"], env=env,
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN))
@@ -88,6 +88,13 @@ def test_up_supervises_and_stops_cleanly(tmp_path):
         assert httpx.get(f"{base}/docs").status_code == 200
         assert (tmp_path / "data" / "secret_key").exists()  # generated on first start
         assert _ours(str(tmp_path)), "expected the embedded PostgreSQL to run from the data directory"
+
+        # The per-address login throttle (4 x TRIPL_LOGIN_MAX_FAILURES here) holds against a new X-Forwarded-For
+        # per try: uvicorn trusts it only from TRIPL_FORWARDED_ALLOW_IPS (unset), not from loopback.
+        answers = [httpx.post(f"{base}/api/v1/auth/login", headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                              json={"email": f"nobody-{i}@example.com", "password": "wrong-password"}).status_code
+                   for i in range(5)]
+        assert answers == [401, 401, 401, 401, 429]
 
         [server] = _servers(proc.pid)
         workers = server.children()

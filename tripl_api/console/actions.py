@@ -48,7 +48,7 @@ def login(request: Request, db: DB, email: Annotated[str, Form(max_length=320)],
     # Exactly the API's cookie: host-only (no Domain attribute), so it is sent back to whichever host the person
     # typed (127.0.0.1 or localhost) and the API accepts the console's session and vice versa.
     response.set_cookie(settings.cookie_name, session.token, max_age=session.max_age, httponly=True,
-                        samesite="lax", secure=settings.cookie_secure, path="/")
+                        samesite="lax", secure=settings.session_cookie_secure, path="/")
     return response
 
 
@@ -59,7 +59,7 @@ def logout(request: Request, db: DB) -> Response:
     accounts.logout(db, request.cookies.get(settings.cookie_name), actor)
     response = RedirectResponse(f"{links.CONSOLE_PREFIX}/login", status_code=303)
     response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
-                           secure=settings.cookie_secure)
+                           secure=settings.session_cookie_secure)
     return response
 
 

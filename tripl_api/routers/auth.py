@@ -22,7 +22,7 @@ def login(body: LoginRequest, request: Request, response: Response, db: DB):
     session = accounts.login(db, settings, body.email, body.password, client_ip(request),
                              request.headers.get("user-agent"))
     response.set_cookie(settings.cookie_name, session.token, max_age=session.max_age, httponly=True,
-                        samesite="lax", secure=settings.cookie_secure, path="/")
+                        samesite="lax", secure=settings.session_cookie_secure, path="/")
     return session.user
 
 
@@ -32,7 +32,7 @@ def logout(request: Request, db: DB, settings: AppSettings, actor: Viewer) -> Re
     accounts.logout(db, request.cookies.get(settings.cookie_name), actor)
     response = Response(status_code=204)
     response.delete_cookie(settings.cookie_name, path="/", httponly=True, samesite="lax",
-                           secure=settings.cookie_secure)
+                           secure=settings.session_cookie_secure)
     return response
 
 
