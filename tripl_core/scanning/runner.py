@@ -21,7 +21,7 @@ from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus, Scan
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.db.session import new_session
 from tripl_core.errors import DomainError
-from tripl_core.scanning import jobs, steps
+from tripl_core.scanning import job_summary, steps
 from tripl_core.scanning.groups import apply_event_groups
 from tripl_core.warehouse import WarehouseError
 
@@ -130,7 +130,7 @@ def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
         return job
     if job.kind != ScanJobKind.apply_event_groups:  # totals of the window, as the Dagster executor reports them
         db.refresh(job)
-        summary = jobs.summary_for(db, cfg, job, summary["days"], summary.get("days_total"))
+        summary = job_summary.summary_for(db, cfg, job, summary["days"], summary.get("days_total"))
     summary["seconds"] = round(time.monotonic() - t0, 3)
     _finish(job.id, ScanJobStatus.succeeded, summary)
     db.refresh(job)
