@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import SAME_ORIGIN
 from tripl_core import cli, startup
 from tripl_core.db.models.auth import User, UserRole
 from tripl_core.demo import load
@@ -50,7 +51,7 @@ def test_readme_first_steps_work_after_the_demo(app, db, tmp_path, monkeypatch):
     viewer that registering after the demo made)."""
     monkeypatch.setattr(load, "login_file", lambda: tmp_path / "demo-login.txt")
     email, password = load.ensure_login()
-    c = TestClient(app)
+    c = TestClient(app, headers=SAME_ORIGIN)  # a browser's Origin: cookie mutations need it
     assert c.post("/api/v1/auth/login", json={"email": email, "password": password}).status_code == 200
     r = c.post("/api/v1/projects", json={"name": "Shop app", "slug": "shop-app"})
     assert r.status_code == 201, r.text
