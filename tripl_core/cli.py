@@ -116,8 +116,14 @@ def _up(args: argparse.Namespace) -> int:
         if not args.no_dagster:
             ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
             env["DAGSTER_HOME"] = str(_dagster_home(settings))
-            supervisor.add("dagster", [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml",
-                                       "-h", settings.host, "-p", str(settings.dagster_port)])
+            # Production shape: the webserver (UI) and the daemon (sensors, backfills, run queue) as two supervised
+            # processes; `dagster dev` stays a developer's choice. Both at INFO (DEBUG printed every event).
+            bin_dir = Path(sys.executable).parent
+            supervisor.add("dagster-webserver", [str(bin_dir / "dagster-webserver"), "-w", "workspace.yaml",
+                                                 "-h", settings.host, "-p", str(settings.dagster_port),
+                                                 "--log-level", "info"])
+            supervisor.add("dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml",
+                                              "--log-level", "info"])
         if args.demo:  # replays through Dagster once its webserver answers (in-process without Dagster)
             # The local receiver of the demo's alert webhook.
             supervisor.add("webhook-sink", [sys.executable, "-m", "tripl_core.cli", "webhook-sink"])
