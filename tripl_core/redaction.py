@@ -184,7 +184,7 @@ def _redacting_factory(previous: RecordFactory) -> RecordFactory:
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = previous(*args, **kwargs)
         redactor = _current.get()
-        http = _is_http_logger(record.name)
+        http = _is_http_logger(record.name or "")  # logging.makeLogRecord (Dagster) builds nameless records first
         if redactor is None and not http:
             return record
         try:

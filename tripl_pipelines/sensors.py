@@ -5,7 +5,7 @@ in runs:
   configs come, go and are renamed);
 - `scan_job_queue`: a pending Run Scan / Replay Scan Metrics job becomes one Dagster **backfill** of its days —
   the same kind the UI launches (Backfills tab, cancellable there), cut into runs of ≤ 7 days by the assets'
-  BackfillPolicy; Apply Scan Event Groups becomes a run of `apply_scan_event_groups`;
+  BackfillPolicy; `apply_event_groups_queue`: Apply Scan Event Groups becomes a run of `apply_scan_event_groups`;
 - `scan_run_finished` / `scan_run_failed` / `scan_run_canceled` (run status sensors): a run's outcome settles its
   job — progress (days done / total), then succeeded / failed (the failing step's message) / cancelled;
 - `scan_job_cancellation`: Cancel Scan Job cancels the job's backfill (as the UI's Cancel button does);
@@ -75,9 +75,27 @@ def backfill_request(config: str, days: list[datetime], tags: dict[str, str]) ->
     return dg.RunRequest.for_asset_graph_subset(graph_subset, tags=tags)
 
 
-@dg.sensor(minimum_interval_seconds=INTERVAL, default_status=dg.DefaultSensorStatus.RUNNING,
-           description="Pending scan jobs → one backfill of their days (Run Scan, Replay Scan Metrics) or one "
-                       "apply_scan_event_groups run.")
+def _pending(db, kinds: list[ScanJobKind]) -> list[ScanJob]:
+    return list(db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.pending,
+                                                 ScanJob.trigger != "inprocess", ScanJob.kind.in_(kinds))
+                           .order_by(ScanJob.created_at).limit(50)))
+
+
+@dg.sensor(job=apply_event_groups_job, minimum_interval_seconds=INTERVAL,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Pending Apply Scan Event Groups jobs → one apply_scan_event_groups run each.")
+def apply_event_groups_queue(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase
+                             ) -> list[dg.RunRequest] | dg.SkipReason:
+    with tripl_db.session() as db:  # the run claims the job (runner.run_job); run_key: launched once
+        jobs = _pending(db, [ScanJobKind.apply_event_groups])
+        requests = [dg.RunRequest(run_key=f"apply:{job.id}", tags={JOB_TAG: str(job.id)}) for job in jobs]
+    return requests or dg.SkipReason("no pending Apply Scan Event Groups job")
+
+
+@dg.sensor(asset_selection=dg.AssetSelection.assets(*SCAN_ASSETS), minimum_interval_seconds=INTERVAL,
+           default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Pending Run Scan / Replay Scan Metrics jobs → one backfill of their days each (listed in "
+                       "the Backfills tab, cancellable there).")
 def scan_job_queue(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase) -> dg.SensorResult:
     now = datetime.now(UTC)
     requests: list[dg.RunRequest] = []
@@ -85,14 +103,7 @@ def scan_job_queue(context: dg.SensorEvaluationContext, tripl_db: TriplDatabase)
     add: set[str] = set()
     with tripl_db.session() as db:
         keys = all_config_keys(db)
-        pending = db.scalars(select(ScanJob).where(ScanJob.status == ScanJobStatus.pending,
-                                                   ScanJob.trigger != "inprocess")
-                             .order_by(ScanJob.created_at).limit(50)).all()
-        for job in pending:
-            if job.kind == ScanJobKind.apply_event_groups:  # the run claims the job (runner.run_job)
-                requests.append(dg.RunRequest(run_key=f"apply:{job.id}", job_name=apply_event_groups_job.name,
-                                              tags={JOB_TAG: str(job.id)}))
-                continue
+        for job in _pending(db, [ScanJobKind.replay, ScanJobKind.run]):
             cfg = db.get(ScanConfig, job.scan_config_id)
             days = [(d, m) for d, m in job_days(db, job, cfg, now) if d >= FIRST_DAY]
             job.status, job.started_at, job.trigger = ScanJobStatus.running, now, job.trigger or "api"
@@ -129,13 +140,13 @@ def _settle_run(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> 
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, default_status=dg.DefaultSensorStatus.RUNNING,
-                      monitor_all_code_locations=False, minimum_interval_seconds=5,
+                      monitor_all_code_locations=False, minimum_interval_seconds=10,
                       description="A scan run succeeded: progress of its job (days done / total), or its success.")
 def scan_run_finished(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
     return _settle_run(context, tripl_db)
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=5,
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=10,
                        description="A scan run failed: its job fails with the failing step's message, the rest of "
                                    "its backfill is cancelled, and a 'scan failed' alert goes to the project.")
 def scan_run_failed(context: dg.RunFailureSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
@@ -143,7 +154,7 @@ def scan_run_failed(context: dg.RunFailureSensorContext, tripl_db: TriplDatabase
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.CANCELED, default_status=dg.DefaultSensorStatus.RUNNING,
-                      minimum_interval_seconds=5,
+                      minimum_interval_seconds=10,
                       description="A scan run was cancelled (Cancel Scan Job, or the backfill cancelled in the UI).")
 def scan_run_canceled(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
     return _settle_run(context, tripl_db)

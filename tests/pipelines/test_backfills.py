@@ -47,7 +47,10 @@ def test_21_day_replay_is_one_backfill_of_3_runs_and_cancel_cancels_it(db, pg_sc
     overrides = {"run_coordinator": {"module": "dagster._core.run_coordinator",
                                      "class": "QueuedRunCoordinator"}}
     with instance_for_test(overrides=overrides) as instance:
-        result = scan_job_queue(dg.build_sensor_context(instance=instance, resources={"tripl_db": TriplDatabase()}))
+        from tripl_pipelines.definitions import defs
+
+        result = scan_job_queue.evaluate_tick(dg.build_sensor_context(  # as the sensor daemon evaluates it
+            instance=instance, resources={"tripl_db": TriplDatabase()}, definitions=defs, sensor_name="scan_job_queue"))
         instance.add_dynamic_partitions(SCAN_CONFIGS.name, list(result.dynamic_partitions_requests[0].partition_keys))
         (request,) = result.run_requests
         _submit_backfill_request("tripl0backfill", request, instance)  # what the sensor daemon does with it

@@ -21,6 +21,7 @@ from tripl_pipelines.partitions import JOB_TAG, MODE_TAG, SCAN_CONFIGS, partitio
 from tripl_pipelines.progress import settle
 from tripl_pipelines.resources import TriplDatabase, WarehouseClients
 from tripl_pipelines.sensors import (
+    apply_event_groups_queue,
     enqueue_due_runs,
     register_scan_configs,
     scan_job_cancellation,
@@ -125,12 +126,23 @@ def _job(db, scan: dict, kind=ScanJobKind.replay, days=DAYS) -> ScanJob:
     return job
 
 
+def _tick(sensor, instance):
+    """What the sensor daemon evaluates: the sensor plus Dagster's validation of its requests."""
+    from tripl_pipelines.definitions import defs
+
+    ctx = dg.build_sensor_context(instance=instance, resources={"tripl_db": TriplDatabase()}, definitions=defs,
+                                  sensor_name=sensor.name)
+    return sensor.evaluate_tick(ctx)
+
+
 def test_queue_sensor_requests_one_backfill_per_job(db, pg_scan, instance):
     job = _job(db, pg_scan)
-    result = scan_job_queue(_ctx(instance))
+    result = _tick(scan_job_queue, instance)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]
-    assert request.requires_backfill_daemon() and request.tags == {JOB_TAG: str(job.id), MODE_TAG: "full"}
+    assert request.requires_backfill_daemon()
+    assert {k: v for k, v in request.tags.items() if k.startswith("tripl/")} == {JOB_TAG: str(job.id),
+                                                                                MODE_TAG: "full"}
     subset = request.asset_graph_subset
     assert {k.path[0] for k in subset.asset_keys} == {a.key.path[0] for a in SCAN_ASSETS}
     keys = subset.partitions_subsets_by_asset_key[SCAN_ASSETS[0].key].get_partition_keys()
@@ -139,7 +151,20 @@ def test_queue_sensor_requests_one_backfill_per_job(db, pg_scan, instance):
     db.refresh(job)
     assert job.status == ScanJobStatus.running and job.started_at is not None
     assert job.result_summary == {"days": 0, "days_total": 3}
-    assert scan_job_queue(_ctx(instance)).run_requests == []  # dispatched once
+    assert _tick(scan_job_queue, instance).run_requests == []  # dispatched once
+
+
+def test_apply_event_groups_is_a_run_launched_once(db, pg_scan, instance):
+    job = _job(db, pg_scan, kind=ScanJobKind.apply_event_groups)
+    (request,) = _tick(apply_event_groups_queue, instance).run_requests
+    assert request.run_key == f"apply:{job.id}" and apply_event_groups_queue.job_name == "apply_scan_event_groups"
+    from tripl_pipelines.jobs import apply_event_groups_job
+
+    run = apply_event_groups_job.execute_in_process(instance=instance, tags={JOB_TAG: str(job.id)},
+                                                    resources={"tripl_db": TriplDatabase()})
+    assert run.success
+    db.refresh(job)
+    assert job.status == ScanJobStatus.succeeded and job.result_summary is not None
 
 
 def _as_backfill_run(instance, job, day, last=None, raise_on_error=True):
