@@ -111,3 +111,25 @@ def test_rows_match_the_plan_and_carry_the_incidents(demo_wh_url, tiny_spec):
     dead_last = q(demo_wh_url, f"select max(event_time) from {warehouse.TABLE} where event_type = 'ui_interaction' "
                                "and properties->>'element' = 'filter_chip'")[0][0]
     assert dead_last is None or dead_last < inc["dead"].since
+
+
+def test_the_demo_reader_only_reads_and_a_role_that_cannot_create_roles_falls_back(demo_wh_url, tiny_spec):
+    """The demo's data source connects as `<database>_reader` (issue 21); an app role without CREATEROLE (an
+    external server) keeps the demo working on its own URL instead of failing."""
+    from sqlalchemy.engine import make_url
+
+    warehouse.generate(demo_wh_url, tiny_spec)
+    reader_url = warehouse.ensure_reader(demo_wh_url, "pw-1")
+    assert make_url(reader_url).username == f"{make_url(demo_wh_url).database}_reader"
+    with psycopg.connect(reader_url, autocommit=True) as conn:
+        assert conn.execute(f"select count(*) from {warehouse.TABLE}").fetchone()[0] > 10_000
+        conn.execute("set default_transaction_read_only = off")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"delete from {warehouse.TABLE}")
+    with psycopg.connect(demo_wh_url, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_roles where rolname = 'demo_plain_app'").fetchone():
+            conn.execute("create role demo_plain_app login")
+        conn.execute(f'grant connect on database "{make_url(demo_wh_url).database}" to demo_plain_app')
+    plain = make_url(demo_wh_url).set(username="demo_plain_app", password=None).render_as_string(
+        hide_password=False)
+    assert warehouse.ensure_reader(plain, "pw-2") == plain

@@ -11,6 +11,7 @@ are injected relative to `spec.end` (the end of the replayed history, midnight U
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,8 @@ from sqlalchemy.engine import URL, make_url
 
 from tripl_core.demo import plan_data
 from tripl_core.warehouse.roles import ensure_postgres_reader
+
+log = logging.getLogger("tripl.demo")
 
 TABLE = "raw_events"
 EMITTED_STATUSES = ("live", "implemented")  # shipped events; drafts are not in the app yet, old ones are gone
@@ -143,7 +146,12 @@ def ensure_reader(url: str, password: str) -> str:
     connects through it, as docs/warehouses.md asks of every data source: a superuser there could read the
     server's files and end other sessions through any function the query checker missed."""
     u = make_url(url)
-    role = ensure_postgres_reader(url, u.database, password=password)
+    try:
+        role = ensure_postgres_reader(url, u.database, password=password)
+    except psycopg.errors.InsufficientPrivilege as exc:  # an app role without CREATEROLE (an external server)
+        log.warning("demo warehouse: cannot create a read-only role (%s); the demo data source connects as %s "
+                    "and Test Data Source Connection will say what that role may do", exc, u.username)
+        return url
     return u.set(username=role, password=password).render_as_string(hide_password=False)
 
 
