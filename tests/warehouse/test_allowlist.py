@@ -238,3 +238,13 @@ def test_a_slow_user_query_stops_at_the_sources_timeout(owner, project, pg_wareh
         job = wait_job(owner, "shop-app", r.json()["id"], timeout=60)
         assert job["status"] == "failed", job
         assert "timeout" in job["error_message"].lower() or "TIMEOUT" in job["error_message"], job
+
+
+@pytest.mark.parametrize(("dialect", "sql"), [
+    ("clickhouse", "SELECT map(x) FROM events"),  # sqlglot's parser raised IndexError: a 500 before
+    ("clickhouse", "SELECT map(1, 2, 3) FROM events"),
+])
+def test_inputs_that_crash_the_parser_are_a_422(dialect, sql):
+    with pytest.raises(Invalid) as err:
+        parse_base_query(sql, dialect)
+    assert err.value.loc == ["body", "base_query"] and "Cannot parse" in err.value.message
