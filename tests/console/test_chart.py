@@ -38,3 +38,10 @@ def test_gaps_split_the_band_and_an_empty_window_says_so():
     assert len(volume_chart(data).bands) == 2
     empty = [{**p, "count": 0, "expected": None, "is_anomaly": False} for p in _data()]
     assert volume_chart(empty).empty and volume_chart([]).empty
+
+
+def test_a_band_far_wider_than_the_counts_is_clipped_not_the_axis():
+    data = _data()
+    data[0]["upper"] = 25_000.0  # early buckets: little history, a huge band
+    c = volume_chart(data)
+    assert c.y_ticks[-1][1] == "2.5k"  # 900 × 2.5 → 2.5k, not 25k

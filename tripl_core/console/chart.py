@@ -90,10 +90,12 @@ def volume_chart(data: list[dict[str, Any]], forecast: list[dict[str, Any]] | No
     times = [p["bucket"] for p in data] + [p["bucket"] for p in forecast]
     t0, t1 = min(times).timestamp(), max(times).timestamp()
     span = max(t1 - t0, 1.0)
-    values = [p["count"] for p in data]
-    for p in [*data, *forecast]:
-        values += [v for v in (p.get("upper"), p.get("expected")) if v is not None]
-    top = _nice_max(max(values) if values else 1.0)
+    counts = [p["count"] for p in data]
+    bands = [v for p in [*data, *forecast] for v in (p.get("upper"), p.get("expected")) if v is not None]
+    # The axis follows the counts; a band far wider than anything observed (little history yet) is clipped at
+    # 2.5× the largest count rather than flattening the observed line at the bottom.
+    cap = max(counts) * 2.5 if max(counts) > 0 else float("inf")
+    top = _nice_max(max([*counts, *(min(v, cap) for v in bands)], default=1.0))
     iw, ih = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
 
     def x(ts: datetime) -> float:
