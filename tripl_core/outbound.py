@@ -156,7 +156,7 @@ def validate_url(field: str | list[str], url: str | None, settings: Settings | A
         return
 
 
-def validate_host(field: str, host: str | None, settings: Settings | Any | None = None) -> None:
+def validate_host(field: str | list[str], host: str | None, settings: Settings | Any | None = None) -> None:
     """`validate_url` for a bare host name (warehouses)."""
     if not host:
         return
@@ -190,7 +190,9 @@ class GuardedTransport(httpx.HTTPTransport):
         return super().handle_request(request)
 
 
-def client(settings: Settings | Any | None = None, **kwargs: Any) -> httpx.Client:
+def client(settings: Settings | Any | None = None, verify: Any = True, **kwargs: Any) -> httpx.Client:
     """An httpx client whose every request goes through `GuardedTransport` (no environment proxies: the policy
-    is about where tripl connects)."""
-    return httpx.Client(transport=GuardedTransport(settings), **kwargs)
+    is about where tripl connects). TLS settings (`verify`) belong to the transport: httpx ignores a client's
+    own once a transport is given. Use one client per destination: connections are pooled by the pinned
+    address, so two names on one address would share a connection made for the first name."""
+    return httpx.Client(transport=GuardedTransport(settings, verify=verify), **kwargs)

@@ -232,6 +232,8 @@ def _validate(section: str, name: str, value: Any) -> Any:
         raise Invalid([section, name], exc.errors()[0]["msg"]) from None
     if name in OUTBOUND_URLS and checked is not None:
         outbound.validate_url([section, name], str(checked))
+    if name == "smtp_host" and checked:
+        outbound.validate_host([section, name], str(checked))
     return checked
 
 

@@ -166,3 +166,76 @@ def test_validate_accepts_names_that_do_not_resolve_here():
 
 def test_refused_transport_error_is_an_httpx_error():
     assert issubclass(outbound.OutboundRefused, httpx.HTTPError)
+
+
+def _self_signed(tmp_path, name: str):
+    """A certificate for `name` (and the key), made with cryptography; the client trusts only it."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=1))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_pinned_https_still_verifies_the_configured_name(server, tmp_path, monkeypatch):
+    """Connecting to the checked IP must not weaken TLS: the certificate is verified against the URL's name."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path, "hooks.tls.test")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.httpd.socket = tls.wrap_socket(server.httpd.socket, server_side=True)
+    real = socket.getaddrinfo
+
+    def fake(host, *args, **kwargs):
+        if host in ("hooks.tls.test", "other.tls.test"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    trust = ssl.create_default_context(cafile=str(cert))
+    allow = Settings(outbound_allow="127.0.0.1/32")
+    with outbound.client(allow, verify=trust) as http:
+        assert http.post(f"https://hooks.tls.test:{server.port}/in", json={}).status_code == 200
+    with outbound.client(allow, verify=trust) as http, pytest.raises(httpx.ConnectError, match="certificate"):
+        http.post(f"https://other.tls.test:{server.port}/in", json={})  # the name the certificate lacks
+
+
+def test_smtp_host_is_checked_when_saved_and_before_sending(owner, settings, default_policy):
+    r = owner.patch("/api/v1/settings", json={"email": {"smtp_host": "169.254.169.254"}})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "email", "smtp_host"], r.text
+    with socket.socket() as s:  # a real SMTP-less port on loopback: the policy refuses before any connect
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    closed = settings.model_copy(update={"outbound_allow": "", "smtp_host": "127.0.0.1", "smtp_port": port})
+    result = send_alert(DestinationConfig(type="email", email_recipients="a@example.com"), make_message(), closed)
+    assert not result.ok and not result.retryable and "loopback" in result.error, result.error
+
+
+def test_the_demo_allows_only_its_webhook_sink_address():
+    from tripl_core.cli import _allow_demo_outbound
+
+    env = {"TRIPL_OUTBOUND_ALLOW": "10.0.0.0/8"}
+    _allow_demo_outbound(env)
+    _allow_demo_outbound(env)  # idempotent
+    assert env["TRIPL_OUTBOUND_ALLOW"] == "10.0.0.0/8,127.0.0.1/32"
+    empty: dict[str, str] = {}
+    _allow_demo_outbound(empty)
+    policy = outbound.Policy(allow=outbound.parse_cidrs(empty["TRIPL_OUTBOUND_ALLOW"]))
+    assert policy.refusal("127.0.0.1") is None and policy.refusal("127.0.0.2") and policy.refusal("::1")

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 
+from tripl_core import outbound
 from tripl_core.alerting.channels.base import DestinationConfig, SendResult, excerpt, require
 from tripl_core.alerting.message import RenderedMessage
 from tripl_core.alerting.render import render_subject, validate_template
@@ -128,6 +129,12 @@ class EmailSender:
     def send(self, config: DestinationConfig, message: RenderedMessage, settings: Settings) -> SendResult:
         if not settings.smtp_host:
             return SendResult(ok=False, error="email is not configured: set smtp_host in the email settings")
+        try:  # smtplib has its own sockets: the outbound policy is checked just before it connects
+            outbound.check_host(settings.smtp_host, settings.smtp_port, settings)
+        except outbound.OutboundRefused as exc:
+            return SendResult(ok=False, error=f"SMTP not used: {exc}", retryable=False)
+        except (OSError, UnicodeError):
+            pass  # does not resolve: smtplib reports it in its own words
         msg = build_email(config, message, settings)
         timeout = float(settings.smtp_timeout_seconds)
         try:
