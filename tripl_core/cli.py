@@ -66,15 +66,34 @@ def _uvicorn_cmd(settings) -> list[str]:
     return [*cmd, "--no-proxy-headers"]
 
 
-# The demo's alerts go to the local `tripl webhook-sink` on 127.0.0.1, an address the outbound policy refuses by
-# default (tripl_core/outbound.py); the demo's processes allow that one address, not all of loopback.
-DEMO_OUTBOUND_ALLOW = "127.0.0.1/32"
+# The demo's alerts go to the local `tripl webhook-sink` on 127.0.0.1, and its warehouse lives on the app
+# database's server; the outbound policy (tripl_core/outbound.py) refuses loopback by default, so the demo's
+# processes allow exactly those addresses, not all of loopback.
+DEMO_WEBHOOK_SINK_CIDR = "127.0.0.1/32"
 
 
-def _allow_demo_outbound(env: MutableMapping[str, str]) -> None:
+def _demo_outbound(database_url: str | None) -> list[str]:
+    """The webhook sink's address, and the app database server's when it is reached over TCP on loopback."""
+    from sqlalchemy.engine import make_url
+
+    from tripl_core import outbound
+
+    cidrs = [DEMO_WEBHOOK_SINK_CIDR]
+    host = make_url(database_url).host if database_url else None  # None: a Unix socket (the embedded server)
+    if host and not host.startswith("/"):
+        try:
+            addresses = outbound.resolve(host)
+        except OSError:
+            addresses = []
+        cidrs += [f"{ip}/{ip.max_prefixlen}" for ip in addresses if ip.is_loopback]
+    return list(dict.fromkeys(cidrs))
+
+
+def _allow_demo_outbound(env: MutableMapping[str, str], database_url: str | None = None) -> None:
     current = [c.strip() for c in env.get("TRIPL_OUTBOUND_ALLOW", "").split(",") if c.strip()]
-    if DEMO_OUTBOUND_ALLOW not in current:
-        env["TRIPL_OUTBOUND_ALLOW"] = ",".join([*current, DEMO_OUTBOUND_ALLOW])
+    extra = [c for c in _demo_outbound(database_url) if c not in current]
+    if extra:
+        env["TRIPL_OUTBOUND_ALLOW"] = ",".join([*current, *extra])
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -93,7 +112,7 @@ def _up(args: argparse.Namespace) -> int:
     settings = get_settings()
     env = dict(os.environ)
     if args.demo:
-        _allow_demo_outbound(env)
+        _allow_demo_outbound(env, url)
     env.pop("FORWARDED_ALLOW_IPS", None)  # uvicorn reads it; only TRIPL_FORWARDED_ALLOW_IPS decides
     # Embedded mode exported it already; beside an external database it is derived unless configured.
     env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
@@ -141,7 +160,8 @@ def _demo(args: argparse.Namespace) -> int:
     except ImportError:
         print("the demo loader is not available yet", file=sys.stderr)
         return 1
-    _allow_demo_outbound(os.environ)  # the loader sends the demo's first alerts itself
+    # the loader creates the demo's data source and sends its first alerts itself
+    _allow_demo_outbound(os.environ, get_settings().database_url)
     reset_settings_cache()
     return demo_main(args.extra)  # the loader parses its own options (`tripl demo --help`)
 

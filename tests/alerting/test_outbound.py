@@ -228,14 +228,20 @@ def test_smtp_host_is_checked_when_saved_and_before_sending(owner, settings, def
     assert not result.ok and not result.retryable and "loopback" in result.error, result.error
 
 
-def test_the_demo_allows_only_its_webhook_sink_address():
+def test_the_demo_allows_only_what_it_needs():
     from tripl_core.cli import _allow_demo_outbound
 
     env = {"TRIPL_OUTBOUND_ALLOW": "10.0.0.0/8"}
     _allow_demo_outbound(env)
     _allow_demo_outbound(env)  # idempotent
-    assert env["TRIPL_OUTBOUND_ALLOW"] == "10.0.0.0/8,127.0.0.1/32"
-    empty: dict[str, str] = {}
-    _allow_demo_outbound(empty)
-    policy = outbound.Policy(allow=outbound.parse_cidrs(empty["TRIPL_OUTBOUND_ALLOW"]))
+    assert env["TRIPL_OUTBOUND_ALLOW"] == "10.0.0.0/8,127.0.0.1/32"  # the webhook sink
+    embedded: dict[str, str] = {}  # the embedded app database is a Unix socket: nothing more
+    _allow_demo_outbound(embedded, "postgresql+psycopg://tripl@/tripl?host=/tmp/tripl-pg")
+    policy = outbound.Policy(allow=outbound.parse_cidrs(embedded["TRIPL_OUTBOUND_ALLOW"]))
     assert policy.refusal("127.0.0.1") is None and policy.refusal("127.0.0.2") and policy.refusal("::1")
+    tcp: dict[str, str] = {}  # an app database on loopback over TCP hosts the demo warehouse too
+    _allow_demo_outbound(tcp, "postgresql://u:p@127.0.0.2:5432/tripl")
+    assert tcp["TRIPL_OUTBOUND_ALLOW"] == "127.0.0.1/32,127.0.0.2/32"
+    remote: dict[str, str] = {}
+    _allow_demo_outbound(remote, "postgresql://u:p@10.1.2.3:5432/tripl")
+    assert remote["TRIPL_OUTBOUND_ALLOW"] == "127.0.0.1/32"
