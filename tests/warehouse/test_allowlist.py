@@ -248,3 +248,10 @@ def test_inputs_that_crash_the_parser_are_a_422(dialect, sql):
     with pytest.raises(Invalid) as err:
         parse_base_query(sql, dialect)
     assert err.value.loc == ["body", "base_query"] and "Cannot parse" in err.value.message
+
+
+def test_date_formats_survive_the_postgres_rendering(pg_adapter):
+    """sqlglot holds to_char's format as strftime text ('%Y'); escaping its `%` for psycopg sent '%YYYY'."""
+    base = "SELECT to_char(ts, 'YYYY-MM-DD') AS d, to_char(ts, 'HH24:MI') AS t FROM events WHERE country LIKE 'U%'"
+    frame = pg_adapter.query_df(pg_adapter.sql.preview(base, 1, "ts"))
+    assert frame["d"].iloc[0] == "2026-01-01" and len(frame["t"].iloc[0]) == 5

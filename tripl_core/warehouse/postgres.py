@@ -115,7 +115,7 @@ class PostgresSql(SqlBuilder):
         """psycopg reads `%` as a placeholder marker: double it in literals and identifiers, use mod() for `%`."""
 
         def escape(node: exp.Expression) -> exp.Expression:
-            if isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
+            if isinstance(node, exp.Literal) and node.is_string and "%" in node.this and not _time_format(node):
                 return exp.Literal.string(node.this.replace("%", "%%"))
             if isinstance(node, exp.Identifier) and "%" in node.this:
                 return exp.Identifier(this=node.this.replace("%", "%%"), quoted=node.args.get("quoted"))
@@ -129,6 +129,13 @@ class PostgresSql(SqlBuilder):
             return node
 
         return tree.copy().transform(escape).sql(dialect=self.dialect, comments=False)
+
+
+def _time_format(node: exp.Expression) -> bool:
+    """A date/time format argument (`to_char(ts, 'YYYY')`): sqlglot keeps it as strftime text ('%Y') and renders
+    it back as PostgreSQL's ('YYYY'), so its `%` are not in the SQL sent and must not be doubled (a doubled one
+    rendered as '%YYYY')."""
+    return node.arg_key == "format" and isinstance(node.parent, exp.Func)
 
 
 class PostgresAdapter:
