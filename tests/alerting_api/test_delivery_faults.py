@@ -92,3 +92,51 @@ def test_an_echoed_secret_never_reaches_list_deliveries(owner, world, db, hook, 
     listed = owner.get(URL).text + owner.get(f"{URL}/{d['id']}").text
     for secret in ("XXXXsecretXXXX", "T000/B000", "hdr-secret-123"):
         assert secret not in listed
+
+
+CHANNELS = {  # destination fields (server = the echoing receiver) and the secrets they carry
+    "slack": (lambda url: {"webhook_url": f"{url}/services/T0SECRET1/B0SECRET2/slackSECRETpart3"},
+              ["slackSECRETpart3", "T0SECRET1/B0SECRET2"]),
+    "telegram": (lambda url: {"bot_token": "987654:tgSECRET-token_value", "chat_id": "-1001234567890"},
+                 ["987654:tgSECRET-token_value", "tgSECRET-token_value"]),
+    "jira": (lambda url: {"jira_base_url": url, "jira_auth_email": "bot@shop.io",
+                          "jira_api_token": "jiraSECRETtoken77", "jira_project_key": "DATA"},
+             ["jiraSECRETtoken77", "Ym90QHNob3AuaW86amlyYVNFQ1JFVHRva2VuNzc="]),
+    "linear": (lambda url: {"linear_api_key": "lin_api_SECRETkey99", "linear_team_id": "team-1"},
+               ["lin_api_SECRETkey99"]),
+}
+
+
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+def test_echoed_secrets_of_every_channel_stay_out_of_list_deliveries(owner, world, db, hook, project, make_rule,
+                                                                      monkeypatch, caplog, channel):
+    import logging
+
+    from tripl_core.settings import reset_settings_cache
+
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("TRIPL_TELEGRAM_API_BASE_URL", hook.url)
+    monkeypatch.setenv("TRIPL_LINEAR_API_URL", f"{hook.url}/graphql")
+    reset_settings_cache()
+
+    def echo(req: Recorded) -> Reply:
+        text = f"Cannot POST {req.path} headers={dict(req.headers)} body={req.body[:200]!r}"
+        return Reply(403, {"ok": False, "description": text, "error": text, "errorMessages": [text],
+                           "errors": [{"message": text}]})
+
+    hook.handler = echo
+    fields, secrets = CHANNELS[channel]
+    r = owner.post(f"{BASE}/alerts/destinations", json={"type": channel, "name": f"{channel} dest",
+                                                        **fields(hook.url)})
+    assert r.status_code == 201, r.text
+    make_rule(r.json())
+    signal(db, world)
+    run_dispatch(NOW)
+    d = only(owner)
+    assert d["status"] == "failed" and "Cannot POST" in d["error_message"] and hook.requests, d
+    shown = owner.get(URL).text + owner.get(f"{URL}/{d['id']}").text
+    log = "\n".join(rec.getMessage() for rec in caplog.records)
+    for secret in secrets:
+        assert secret not in shown, shown
+        assert secret not in log
+    reset_settings_cache()
