@@ -139,3 +139,16 @@ def test_editor_acts_on_drift_shadow_and_dead_event(editor, scene):
 def test_console_is_not_in_the_openapi_schema(owner):
     paths = owner.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/ui") or p == "/"]
+
+
+def test_event_breakdowns_fall_back_to_a_column_with_data(owner, scene, db):
+    """The plan names a breakdown column the scans stored nothing under (the demo: `platform` in the plan,
+    `properties.platform` in the warehouse): the page shows a column that has rows instead of an empty table."""
+    from tripl_core.db.models.plan import Event
+
+    event = db.get(Event, scene.ids["event"])
+    event.metric_breakdown_columns = ["country"]
+    db.commit()
+    html = owner.get(scene.url("event")).text
+    assert "Breakdowns by platform" in html and html.count('<svg class="spark"') == 2
+    assert "Breakdowns by country" in owner.get(scene.url("event") + "?column=country").text

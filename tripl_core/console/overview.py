@@ -145,6 +145,12 @@ def event_page(db: Session, project: Project, event_id: uuid.UUID, time_from: da
         breakdowns = rootcause.event_breakdowns(db, project, event.id, column, time_from, time_to)
     except Invalid:  # a column that is not (or no longer) one of the event's: the first one
         breakdowns = rootcause.event_breakdowns(db, project, event.id, None, time_from, time_to)
+    if column is None and not breakdowns["series"]:  # the plan's column may have no stored rows: one that has
+        for other in breakdowns["columns"][1:6]:
+            found = rootcause.event_breakdowns(db, project, event.id, other, time_from, time_to)
+            if found["series"]:
+                breakdowns = found
+                break
     names = Names(db, project)
     sigs = [s for s in signals.active_signals(db, project, [event.id])]
     drifts = [d for d in db.scalars(select(SchemaDrift).where(
