@@ -152,3 +152,17 @@ def test_event_breakdowns_fall_back_to_a_column_with_data(owner, scene, db):
     html = owner.get(scene.url("event")).text
     assert "Breakdowns by platform" in html and html.count('<svg class="spark"') == 2
     assert "Breakdowns by country" in owner.get(scene.url("event") + "?column=country").text
+
+
+def test_warehouse_strings_are_escaped(owner, scene, db):
+    """Names come from the warehouse (hostile until parsed): a shadow event named like markup stays text."""
+    from tripl_core.db.models.findings import ShadowEventCandidate
+
+    c = db.get(ShadowEventCandidate, scene.ids["shadow"])
+    c.name = '<script>alert("x")</script>'
+    c.sample_fields = {"<img src=x onerror=alert(1)>": "<b>bold</b>"}
+    db.commit()
+    for url in (scene.url("shadow"), "/ui/projects/shop-app"):
+        html = owner.get(url).text
+        assert "<script>alert" not in html and "<img src=x" not in html and "<b>bold</b>" not in html
+        assert "&lt;script&gt;alert" in html
