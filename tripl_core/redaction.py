@@ -8,7 +8,8 @@ each such text passes through a `Redactor` built from the destination's own secr
 - secrets in full, and the forms a server may echo: URL-encoded (once or twice, any hex case), `+` for spaces,
   JSON-escaped slashes, HTTP basic-auth and SMTP AUTH PLAIN base64;
 - of a secret URL (a Slack incoming webhook, a generic webhook target): the userinfo, the whole path and query,
-  and each path segment and query value on its own (a server may echo only a part);
+  each path segment and query value on its own and the path's leading and trailing runs of segments (a server
+  may echo only a part);
 - the tail of a text cut off inside a secret (an excerpt truncated at its limit keeps no prefix of it).
 
 Logs get the same treatment: while a `scope(redactor)` is active, every log record made in it is redacted, and
@@ -30,6 +31,7 @@ REDACTED = "***"
 MIN_SECRET_CHARS = 3  # shorter values are not secrets worth mangling every text for
 _BOUNDED_BELOW = 8  # forms shorter than this are replaced only as whole words (not inside other words)
 _TAIL_MIN = 4  # a text ending in at least this many leading characters of a secret loses them
+MAX_SEGMENTS = 64  # path segments (and query values) of a secret URL considered one by one
 # Path segments every service shares; replacing them everywhere would only make errors unreadable.
 PUBLIC_SEGMENTS = frozenset({"services", "hooks", "hook", "api", "apis", "webhook", "webhooks", "rest", "v1", "v2",
                              "v3", "v4", "issue", "graphql", "sendmessage", "chat.postmessage", "incoming"})
@@ -58,7 +60,7 @@ def url_parts(url: str | None, *, whole: bool = True) -> list[str]:
         out += [parts.password, f"{parts.username}:{parts.password}"]
     if parts.username:
         out.append(parts.username)
-    out += [value for _, value in parse_qsl(parts.query, keep_blank_values=False)]
+    out += [value for _, value in parse_qsl(parts.query, keep_blank_values=False)[:MAX_SEGMENTS]]
     if parts.query:
         out.append(parts.query)
     if whole:
@@ -66,10 +68,12 @@ def url_parts(url: str | None, *, whole: bool = True) -> list[str]:
         if path:
             out.append(path + (f"?{parts.query}" if parts.query else ""))
             out.append(path)
-            segments = [s for s in path.split("/") if s]
+            segments = [s for s in path.split("/") if s][:MAX_SEGMENTS]
             out += [s for s in segments if s.lower() not in PUBLIC_SEGMENTS]
-            # partial echoes of the path: every run of two or more segments
-            out += ["/".join(segments[i:j]) for i in range(len(segments)) for j in range(i + 2, len(segments) + 1)]
+            # partial echoes of the path: its leading and trailing runs of two or more segments (linear in the
+            # number of segments: a hostile URL with hundreds of them must not cost quadratic forms)
+            n = len(segments)
+            out += ["/".join(segments[:j]) for j in range(2, n)] + ["/".join(segments[i:]) for i in range(1, n - 1)]
         if parts.fragment:
             out.append(parts.fragment)
     return out
