@@ -206,3 +206,11 @@ def test_ai_endpoint_error_is_redacted(server, caplog):
     assert "HTTP 401" in caught.value.message and "Incorrect API key" in caught.value.message
     assert key not in caught.value.message and key not in caplog.text
     assert "q-secret-77" not in caught.value.message and "q-secret-77" not in caplog.text
+
+
+def test_a_hostile_url_gives_a_bounded_number_of_forms():
+    url = "https://h/" + "/".join(f"seg{i:03d}" for i in range(900)) + "?" + "&".join(f"k{i}=v{i:04d}"
+                                                                                     for i in range(900))
+    parts = url_parts(url)
+    assert len(parts) < 300  # was every run of segments: ~400,000 strings for this URL
+    assert "seg000/seg001" in parts and REDACTED in Redactor(parts)("echo: /seg000/seg001/seg002")
