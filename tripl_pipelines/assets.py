@@ -156,6 +156,6 @@ SCAN_ASSETS = [warehouse_aggregates, event_metrics, anomaly_signals, schema_drif
                release_regressions, reconciliation]
 # in-process: the steps are sequential and short; the default multiprocess executor spent ~2 min per run
 # starting one Python process per asset
-scan_partition_job = dg.define_asset_job("scan_partition", selection=SCAN_ASSETS, partitions_def=SCAN_PARTITIONS,
+scan_partition_job = dg.define_asset_job("scan_partition", selection=SCAN_ASSETS,
                                          executor_def=dg.in_process_executor,
                                          description="All scan steps of a range of days of one scan config.")
