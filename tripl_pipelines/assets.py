@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.scanning import steps
+from tripl_pipelines import checks
 from tripl_pipelines.partitions import (
     BACKFILL_POLICY,
     MODE_TAG,
@@ -99,9 +100,12 @@ def warehouse_aggregates(context: dg.AssetExecutionContext, tripl_db: TriplDatab
 
 
 def _step_asset(name: str, fn: Callable[..., dict[str, Any]], deps: list[Any], description: str,
-                after: Callable[..., None] | None = None) -> dg.AssetsDefinition:
+                after: Callable[..., None] | None = None,
+                check: tuple[str, str, Callable[..., dg.AssetCheckResult]] | None = None) -> dg.AssetsDefinition:
+    specs = [dg.AssetCheckSpec(check[0], asset=name, description=check[1])] if check else None
+
     @dg.asset(name=name, partitions_def=SCAN_PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP,
-              deps=deps, description=description, kinds={"python", "postgres"})
+              deps=deps, description=description, kinds={"python", "postgres"}, check_specs=specs)
     def _asset(context: dg.AssetExecutionContext, tripl_db: TriplDatabase) -> dg.MaterializeResult:
         def one_day(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
             summary = fn(db, cfg, day)
@@ -110,7 +114,12 @@ def _step_asset(name: str, fn: Callable[..., dict[str, Any]], deps: list[Any], d
             return summary
 
         _days(context, tripl_db, one_day)
-        return dg.MaterializeResult()
+        if check is None:
+            return dg.MaterializeResult()
+        key, days = partition_range(context)
+        with tripl_db.session() as db:
+            result = check[2](db, resolve_config(db, key), days)
+        return dg.MaterializeResult(check_results=[result])
 
     return _asset
 
@@ -134,11 +143,15 @@ event_metrics = _step_asset(
     "histograms, observed names, variable values and events.last_seen_at.", after=_advance)
 anomaly_signals = _step_asset(
     "anomaly_signals", steps.anomaly_signals, [event_metrics],
-    "Volume incidents (runs of anomalous buckets per scope and direction) with a forecast for open ones.")
+    "Volume incidents (runs of anomalous buckets per scope and direction) with a forecast for open ones.",
+    check=(checks.VOLUME_CHECK, "Volume incidents touching the run's days (links to their console pages).",
+           checks.volume_check))
 schema_drifts = _step_asset(
     "schema_drifts", steps.schema_drifts, [event_metrics],
     "Schema drift per event type: new fields, missing required fields, type mismatches, enum values outside "
-    "options, null-rate and bad-rate contract breaches. Accepted / snoozed / false-positive drifts stay closed.")
+    "options, null-rate and bad-rate contract breaches. Accepted / snoozed / false-positive drifts stay closed.",
+    check=(checks.CONTRACT_CHECK, "Open contract breaches (schema drifts) seen in the run's days.",
+           checks.contract_check))
 distribution_drifts = _step_asset(
     "distribution_drifts", steps.distribution_drifts, [event_metrics],
     "Value distribution of distribution_drift_fields on the day vs the 7 days before (chi-square + "
