@@ -118,6 +118,10 @@ def _up(args: argparse.Namespace) -> int:
     env["TRIPL_DAGSTER_DATABASE_URL"] = settings.dagster_database_url or dagster_url_for(url)
     if args.no_dagster:  # nobody else would pick scan jobs up: the API runs them (docs/pipelines.md)
         env.setdefault("TRIPL_SCAN_EXECUTOR", "inprocess")
+    if args.demo:  # the demo replays at most 90 days: day partitions from there, so the UI's fill % means something
+        from datetime import UTC, datetime, timedelta
+
+        env.setdefault("TRIPL_SCAN_FIRST_DAY", f"{datetime.now(UTC) - timedelta(days=91):%Y-%m-%d}")
     # Several worker processes: one Python process is CPU-bound at one core (JSON of large pages, auth). The
     # database is ready and migrated here, and the URL is in `env`, so workers neither start nor migrate it.
     _split_db_pool(env, settings.api_workers)
