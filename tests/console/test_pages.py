@@ -166,3 +166,10 @@ def test_warehouse_strings_are_escaped(owner, scene, db):
         html = owner.get(url).text
         assert "<script>alert" not in html and "<img src=x" not in html and "<b>bold</b>" not in html
         assert "&lt;script&gt;alert" in html
+
+
+def test_no_inline_script_or_style(owner, scene):
+    """The pages must work under a strict Content-Security-Policy (no 'unsafe-inline')."""
+    for kind in ("signal", "drift", "distribution_drift", "release", "shadow", "dead", "job", "event"):
+        html = owner.get(scene.url(kind)).text
+        assert "<script" not in html and " style=" not in html and "<style" not in html, kind
