@@ -47,3 +47,16 @@ def test_arrows_only_for_volume():
     drift = item_dict(AlertItem(kind="distribution_drift", actual=500.0, expected=3500.0))
     assert drift["arrow"] == "•" and drift["direction"] is None  # row counts are not a drop
     assert item_dict(AlertItem(kind="release_regression", direction="drop"))["arrow"] == "•"
+
+
+def test_a_kind_with_its_own_wording_still_says_where():
+    import uuid
+
+    from tripl_core.alerting.candidates import Candidate, describe
+
+    c = Candidate(kind="dead_event", finding_id=uuid.uuid4(), key="k", project_id=uuid.uuid4(), scan_config_id=None,
+                  scope_type="event", scope_ref=uuid.uuid4(), scope_key="s", at=T, latest=T, written_at=T,
+                  summary="silent for 10.0 d since 2026-01-01 14:00 UTC", event_type_name="ui", event_name="tap")
+    assert describe(c) == "ui.tap silent for 10.0 d since 2026-01-01 14:00 UTC"
+    c.summary = None
+    assert describe(c) == "dead event on ui.tap"

@@ -232,7 +232,10 @@ def describe(c: Candidate) -> str:
         return content.regression(x.get("app_version") or "?", where, c.actual or 0.0, c.expected or 0.0,
                                   x.get("release_share") or 0.0, x.get("baseline_share") or 0.0,
                                   list(x.get("baseline_versions") or []))
-    return c.summary or f"{c.kind.replace('_', ' ')} on {c.scope_name or 'the project'}"
+    where = content.scope_label(c.scope_type, c.event_type_name, c.event_name)
+    if c.summary:  # kinds that word their own evidence (dead events): say where first
+        return c.summary if c.summary.startswith(where) else f"{where} {c.summary}"
+    return f"{c.kind.replace('_', ' ')} on {where}"
 
 
 def _utc(value: datetime) -> datetime:

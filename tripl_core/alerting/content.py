@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 MINUS = "−"  # U+2212: a real minus sign reads better than a hyphen next to a number
 
 
+@lru_cache(maxsize=64)
 def interval_delta(interval: str | None) -> timedelta:
     """A scan interval such as `1h`, `15m`, `1d` as a timedelta (one hour when unknown)."""
     m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", interval or "")

@@ -43,6 +43,7 @@ class AlertItem:
     # the other drifts of one event type in one scan), each with the fields of an item. Listed in the message
     # under the item; empty for a finding alone.
     related: list[dict[str, Any]] = field(default_factory=list)
+    related_more: int = 0  # related findings beyond those listed (an outage on many events)
 
 
 def _iso(value: datetime | str | None) -> str | None:

@@ -18,6 +18,7 @@ nothing new: no finding is delivered twice by one rule and none is lost.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import logging
 import uuid
@@ -72,6 +73,7 @@ class Report:
                 "sent": self.sent, "failed": self.failed, **self.outcomes}
 
 
+MAX_RELATED = 10  # related findings listed under an incident's item; the rest are counted (`related_more`)
 RESOLVE_CHANNELS = frozenset({"slack", "telegram", "webhook", "email"})  # issue trackers: the issue is the record
 
 
@@ -113,13 +115,16 @@ def _scan_jobs(db: Session, cands: list[Candidate]) -> dict[uuid.UUID, uuid.UUID
     jobs = db.execute(select(ScanJob.scan_config_id, ScanJob.id, ScanJob.started_at).where(
         ScanJob.scan_config_id.in_(cfg_ids), ScanJob.started_at.is_not(None), ScanJob.started_at >= oldest)
         .order_by(ScanJob.started_at)).all()
+    per_config: dict[uuid.UUID, tuple[list[datetime], list[uuid.UUID]]] = {}
+    for cfg_id, job_id, started in jobs:  # ordered by start
+        starts, ids = per_config.setdefault(cfg_id, ([], []))
+        starts.append(started)
+        ids.append(job_id)
     out: dict[uuid.UUID, uuid.UUID | None] = {}
     for c in cands:
-        best = None
-        for cfg_id, job_id, started in jobs:
-            if cfg_id == c.scan_config_id and started <= c.written_at:
-                best = job_id
-        out[c.finding_id] = best
+        starts, ids = per_config.get(c.scan_config_id, ([], [])) if c.scan_config_id else ([], [])
+        at = bisect.bisect_right(starts, c.written_at)
+        out[c.finding_id] = ids[at - 1] if at else None
     return out
 
 
@@ -130,6 +135,8 @@ class _State:
     feedback: dict[tuple[uuid.UUID, str], AlertFeedback]
     muted: set[tuple[uuid.UUID, str, str]]
     since: datetime  # the look-back: findings whose newest evidence is older are stale
+    jobs: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)  # finding id → scan run that wrote it
+    incidents: list[Incident] = field(default_factory=list)  # every loaded finding, grouped once per cycle
 
 
 def _outcome(rule: AlertRule, cand: Candidate, now: datetime, notified: dict[str, datetime], state: _State,
@@ -154,8 +161,9 @@ def _outcome(rule: AlertRule, cand: Candidate, now: datetime, notified: dict[str
 def _item(settings: Settings, project: Project, inc: list[Candidate]) -> AlertItem:
     """One message item per incident: its primary finding, the others listed as `related`."""
     head, *rest = inc
-    related = [item_dict(c.item(finding_link(settings, project, c))) for c in rest]  # the same fields as items
-    return dataclasses.replace(head.item(finding_link(settings, project, head)), related=related)
+    related = [item_dict(c.item(finding_link(settings, project, c))) for c in rest[:MAX_RELATED]]
+    return dataclasses.replace(head.item(finding_link(settings, project, head)), related=related,
+                               related_more=max(0, len(rest) - MAX_RELATED))
 
 
 def _with_totals(db: Session, inc: list[Candidate]) -> list[Candidate]:
@@ -273,8 +281,8 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
     if not mine:
         return
     led = _ledger(db, rule, mine)
-    jobs = _scan_jobs(db, mine)
-    incidents = grouping.group(mine, lambda c: jobs.get(c.finding_id))
+    jobs = state.jobs
+    incidents = grouping.restrict(state.incidents, {c.key for c in mine})
 
     def is_new(c: Candidate) -> bool:  # a stale verdict is revisited when a wider catch-up look-back covers it
         seen = led.outcome.get(c.key)
@@ -325,11 +333,12 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
     if ended:
         _resolve_incidents(db, rule, dest, project, ended, settings, now, report, matches)
     if matches:
-        stmt = pg_insert(AlertMatch).values(matches)
+        stmt = pg_insert(AlertMatch)
         db.execute(stmt.on_conflict_do_update(  # only stale rows are revisited (see is_new)
             index_elements=["rule_id", "finding_key"],
             set_={"outcome": stmt.excluded.outcome, "delivery_id": stmt.excluded.delivery_id,
-                  "scope_key": stmt.excluded.scope_key, "created_at": stmt.excluded.created_at}))
+                  "scope_key": stmt.excluded.scope_key, "created_at": stmt.excluded.created_at}),
+            matches)  # executemany with batched VALUES, not one statement with 100k parameters
 
 
 def _ended(members: list[Candidate]) -> bool:
@@ -406,8 +415,10 @@ def dispatch_new(db: Session, now: datetime | None = None, project_id: uuid.UUID
     cands = cand_mod.load(db, project_ids, now - timedelta(hours=hours),
                           written_since=now - timedelta(hours=settings.alert_dispatch_lookback_hours))
     report.candidates = len(cands)
+    jobs = _scan_jobs(db, cands)
     state = _State(feedback=inbox.feedback_for(db, project_ids), muted=inbox.muted_incidents(db, project_ids, now),
-                   since=now - timedelta(hours=hours))
+                   since=now - timedelta(hours=hours), jobs=jobs,
+                   incidents=grouping.group(cands, lambda c: jobs.get(c.finding_id)))
     db.commit()
     for rule, dest, project in rows:
         try:

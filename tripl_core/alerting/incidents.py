@@ -40,14 +40,6 @@ class Incident:
         return max(c.latest for c in self.members)
 
 
-def _related(a: Candidate, b: Candidate) -> bool:
-    if a.project_id != b.project_id or (a.direction or "") != (b.direction or ""):
-        return False
-    if a.scope_type == "project_total" or b.scope_type == "project_total":
-        return True
-    return a.event_type_id is not None and a.event_type_id == b.event_type_id
-
-
 def _end(c: Candidate) -> datetime:
     return c.latest + interval_delta(c.scan_interval)
 
@@ -75,14 +67,29 @@ class _Sets:
 def group(cands: list[Candidate], scan_run: Callable[[Candidate], Hashable] | None = None) -> list[Incident]:
     """Split candidates into incidents, oldest first. `scan_run` tells which scan run wrote a finding."""
     sets = _Sets([c.key for c in cands])
-    volume = sorted((c for c in cands if c.kind == "volume"), key=lambda c: (c.at, c.key))
-    active: list[Candidate] = []
-    for c in volume:
-        active = [a for a in active if _end(a) >= c.at]
-        for a in active:
-            if _related(a, c) and c.at <= _end(a) and a.at <= _end(c):
-                sets.union(a.key, c.key)
-        active.append(c)
+    # Sweep by start time. Findings of one anchor (project × direction × event type, or × project total) that are
+    # still open when a finding starts all overlap one another, so they are already one set: joining the one that
+    # ends last (if it is still open) joins them all. An event's finding meets its event type's anchor and the
+    # total's; a total meets every anchor of its direction. O(n log n), not a pairwise comparison.
+    latest_end: dict[tuple[uuid.UUID, str, Hashable], tuple[datetime, str]] = {}
+    for c in sorted((c for c in cands if c.kind == "volume"), key=lambda c: (c.at, c.key)):
+        direction = c.direction or ""
+        if c.scope_type == "project_total":
+            own: Hashable = "total"
+            pools = [k for k in latest_end if k[0] == c.project_id and k[1] == direction]
+        else:
+            own = c.event_type_id
+            pools = [(c.project_id, direction, "total")]
+            if c.event_type_id is not None:
+                pools.append((c.project_id, direction, c.event_type_id))
+        for anchor in pools:
+            end_key = latest_end.get(anchor)
+            if end_key is not None and end_key[0] >= c.at:
+                sets.union(end_key[1], c.key)
+        end = _end(c)
+        mine = (c.project_id, direction, own)
+        if mine not in latest_end or latest_end[mine][0] < end:
+            latest_end[mine] = (end, c.key)
     by_run: dict[tuple[uuid.UUID, uuid.UUID | None, Hashable], str] = {}
     for c in cands:
         if c.kind in ("schema_drift", "contract") and c.event_type_id is not None:
@@ -99,3 +106,14 @@ def group(cands: list[Candidate], scan_run: Callable[[Candidate], Hashable] | No
     return out
 
 
+
+
+def restrict(incidents: list[Incident], keep: set[str]) -> list[Incident]:
+    """The incidents as one rule sees them: only the findings it matches (incidents are facts about findings,
+    formed once per dispatch cycle; a rule that leaves out the project total still gets the event's drop)."""
+    out = []
+    for inc in incidents:
+        members = [c for c in inc.members if c.key in keep]
+        if members:
+            out.append(Incident(members))
+    return out

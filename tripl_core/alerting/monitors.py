@@ -28,6 +28,7 @@ from tripl_core.db.models.alerting import (
     AlertMatch,
     AlertRule,
     DeliveryStatus,
+    MatchOutcome,
 )
 from tripl_core.db.models.projects import Project
 
@@ -66,7 +67,8 @@ class MonitorView:
 
 
 def _active(c: Candidate) -> bool:
-    return c.kind != "volume" or c.extra.get("status") == "open"
+    """A finding that is going on; a series still learning is not an anomaly anyone should see firing."""
+    return not c.learning and (c.kind != "volume" or c.extra.get("status") == "open")
 
 
 def _delivery_stats(db: Session, rule_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -84,8 +86,11 @@ def _delivery_stats(db: Session, rule_ids: list[uuid.UUID]) -> dict[uuid.UUID, d
               .order_by(AlertDelivery.rule_id, AlertDelivery.created_at.desc()))
     for rid, at, status in db.execute(latest):
         out[rid].update(last_at=at, last_status=status.value)
+    quiet = (MatchOutcome.learning, MatchOutcome.stale)  # not anomalies of now: a replay, a series learning
     for rid, at in db.execute(select(AlertMatch.rule_id, func.max(AlertMatch.finding_at))
-                              .where(AlertMatch.rule_id.in_(rule_ids)).group_by(AlertMatch.rule_id)):
+                              .where(AlertMatch.rule_id.in_(rule_ids), AlertMatch.outcome.not_in(quiet),
+                                     AlertMatch.kind != "resolved")
+                              .group_by(AlertMatch.rule_id)):
         out[rid]["last_match"] = at
     return out
 
@@ -101,7 +106,7 @@ def _views(db: Session, project: Project, pairs: list[tuple[AlertRule, AlertDest
         active = {c.scope_key for c in watched if _active(c)}
         firing = {c.scope_key for c in watched if _active(c) and matching.passes_thresholds(rule, c)}
         s = stats[rule.id]
-        anomaly_times = [c.latest for c in watched if matching.passes_thresholds(rule, c)]
+        anomaly_times = [c.latest for c in watched if not c.learning and matching.passes_thresholds(rule, c)]
         if s["last_match"] is not None:
             anomaly_times.append(s["last_match"])
         if is_muted(rule, now):

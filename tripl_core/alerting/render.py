@@ -211,6 +211,7 @@ def _item_template(bold: tuple[str, str], italic: tuple[str, str], link: str, al
         # trim_blocks eats the first line break after a block tag: two give one
         + "{% for r in item.related %}\n\n    " + also + "{{ r.summary or r.scope_name }}"
         + "{% if r.link %} " + link.replace("item.link", "r.link") + "{% endif %}{% endfor %}"
+        + "{% if item.related_more %}\n\n    " + also + "{{ item.related_more }} more{% endif %}"
     )
 
 
