@@ -14,11 +14,14 @@ from typing import Any
 import dagster as dg
 from sqlalchemy.orm import Session
 
+from tripl_core import links
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.scanning import steps
+from tripl_core.settings import get_settings
 from tripl_pipelines import checks
 from tripl_pipelines.partitions import (
     BACKFILL_POLICY,
+    JOB_TAG,
     MODE_TAG,
     SCAN_PARTITIONS,
     day_of_key,
@@ -45,10 +48,16 @@ def _numbers(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(context: dg.AssetExecutionContext, key: str, day: datetime, summary: dict[str, Any]) -> None:
-    """Per-partition metadata: the numbers (plotted by the UI across partitions) and skip reasons."""
+    """Per-partition metadata: the numbers (plotted by the UI across partitions), skip reasons, and a Markdown
+    line linking back to tripl's console (the scan job that asked for the run, the project's findings)."""
     meta: dict[str, Any] = _numbers(summary)
     if "skipped" in summary:
         meta["skipped"] = str(summary["skipped"])
+    base, slug = links.base_url(get_settings()), key.split("/", 1)[0]
+    parts = [f"[{slug} in tripl]({links.project_page(base, slug)})"]
+    if context.run.tags.get(JOB_TAG):
+        parts.append(f"[scan job]({links.scan_job_page(base, slug, context.run.tags[JOB_TAG])})")
+    meta["tripl"] = dg.MetadataValue.md(" · ".join(parts))
     context.add_asset_metadata(meta, partition_key=partition_key(key, day))
 
 

@@ -111,6 +111,7 @@ def test_backfill_in_any_order_or_batched_equals_replay_and_is_idempotent(db, pg
     per_day = {e.partition: e.materialization.metadata for e in mats if e.asset_key.path == ["event_metrics"]}
     assert sorted(per_day) == sorted(str(partition_key(KEY, d)) for d in DAYS)
     assert all(m["metric_points"].value > 0 for m in per_day.values())  # per-day numbers the UI plots
+    assert all("/ui/projects/shop-app)" in m["tripl"].value for m in per_day.values())  # link back to tripl
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     volume = evaluations["volume_anomalies"]  # the crafted spike / silence of the last day: red, with links
     assert not volume.passed and volume.severity == dg.AssetCheckSeverity.WARN
