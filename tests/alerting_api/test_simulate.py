@@ -11,7 +11,8 @@ from tests.alerting_api.helpers import BASE, NOW, schema_drift, signal
 
 @pytest.fixture
 def history(world, db) -> dict:
-    purchase = [signal(db, world, event="purchase", at=NOW - timedelta(hours=20 - k)) for k in range(10)]
+    # Ten separate purchase drops two hours apart (adjacent hours would be one incident that goes on).
+    purchase = [signal(db, world, event="purchase", at=NOW - timedelta(hours=21 - 2 * k)) for k in range(10)]
     refund_old = signal(db, world, event="refund", direction="spike", z=8, actual=300,
                         at=NOW - timedelta(hours=30))
     refund = signal(db, world, event="refund", direction="spike", z=8, actual=300, at=NOW - timedelta(hours=2))
@@ -39,11 +40,11 @@ def test_noisy_rule_and_the_cooldown_that_silences_it(owner, webhook_dest, make_
     assert body["anomalies_considered"] == 12  # 10 purchase + 1 refund + 1 small cart_view drop
     assert body["matched_before_cooldown"] == 11
     assert [when(f["fired_at"]) for f in body["firings"]] == sorted(
-        [NOW - timedelta(hours=20 - k) for k in range(10)] + [NOW - timedelta(hours=2)])
+        [NOW - timedelta(hours=21 - 2 * k) for k in range(10)] + [NOW - timedelta(hours=2)])
     assert body["firings"][0]["items"][0]["scope_name"] == "purchase"
     assert body["firings"][0]["item_count"] == 1 and body["firings"][0]["scan_name"] == "Hourly events"
     assert body["noisy"] is True and body["cooldown_minutes_used"] == 60
-    assert body["cooldown_minutes_saved"] == 360  # purchase at +0 h and +6 h, plus refund: 3 a day
+    assert body["cooldown_minutes_saved"] == 720  # purchase at −21 h and −9 h, plus refund: 3 a day
     assert body["firings_per_day"] == 11 and body["noisy_threshold_per_day"] == 3
     assert "purchase" in body["rendered_message"] and "Hourly" in body["rendered_message"]
 
@@ -57,6 +58,17 @@ def test_cooldown_override_and_longer_window(owner, webhook_dest, make_rule, his
     assert week["days"] == 7 and week["anomalies_considered"] == 13 and week["matched_before_cooldown"] == 12
     # refund fired 30 h ago and again 28 h later (> 1440 min); purchase once.
     assert len(week["firings"]) == 3 and week["noisy"] is False
+
+
+def test_an_incident_that_goes_on_fires_once(owner, world, db, webhook_dest, make_rule):
+    """As dispatch: consecutive hours of one drop, and the event type's drop beside it, are one firing."""
+    for k in range(6):
+        signal(db, world, event="purchase", at=NOW - timedelta(hours=8 - k))
+    signal(db, world, scope="event_type", at=NOW - timedelta(hours=6))
+    rule = make_rule(webhook_dest, cooldown_minutes=60)
+    body = owner.get(sim_url(webhook_dest, rule), params={"days": 1}).json()
+    assert body["matched_before_cooldown"] == 7 and len(body["firings"]) == 1
+    assert body["firings"][0]["item_count"] == 1 and when(body["firings"][0]["fired_at"]) == NOW - timedelta(hours=8)
 
 
 def test_rule_templates_are_used_for_the_rendered_message(owner, webhook_dest, make_rule, history):

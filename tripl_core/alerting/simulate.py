@@ -1,9 +1,9 @@
 """Simulate Alert Rule: what the rule would have sent over the last `days` of stored findings.
 
 Replays findings in time order (a finding's time is when it began: the first anomalous bucket, first seen
-day, drift window start) with the rule's kind/scope/filters/direction/thresholds and its cooldown per scope
-(or `cooldown_minutes_override`). Items starting at the same time in the same scan config form one firing,
-as one scan run would. Mutes and inbox feedback are not replayed: the simulation judges the rule itself.
+day, drift window start) with the rule's kind/scope/filters/direction/thresholds, grouped into incidents as
+dispatch groups them, with its cooldown per incident key (or `cooldown_minutes_override`). Items firing at the
+same time in the same scan config form one firing, as one scan run would. Mutes and inbox feedback are not replayed: the simulation judges the rule itself.
 
 `noisy` = more than NOISY_FIRINGS_PER_DAY firings per day on average. `cooldown_minutes_saved` is then the
 smallest cooldown of COOLDOWN_LADDER that would bring it to that rate (the window length when no cooldown can,
@@ -12,6 +12,7 @@ because too many different scopes fire); 0 when the rule is not noisy.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tripl_core import service_settings
 from tripl_core.alerting import candidates as cand_mod
+from tripl_core.alerting import incidents as grouping
 from tripl_core.alerting import matching
 from tripl_core.alerting.candidates import Candidate
 from tripl_core.alerting.context import build_context
@@ -40,16 +42,27 @@ def _kinds(rule: AlertRule) -> set[str]:
 
 
 def replay(matched: list[Candidate], cooldown_minutes: int) -> list[Candidate]:
-    """The findings that would have notified, oldest first, with a cooldown per incident (scope × direction)."""
+    """The findings that would have notified, oldest first, as dispatch decides: per incident (incidents.py),
+    the first finding not in its cooldown (per incident key: scope × direction) fires, with the incident's other
+    findings that began by then; findings that join an incident already told only update it. Across incidents,
+    the cooldown holds back a new incident of the same key."""
     last: dict[str, datetime] = {}
     cooldown = timedelta(minutes=cooldown_minutes)
     fired = []
-    for c in sorted(matched, key=lambda c: (c.at, c.key)):
-        prev = last.get(c.incident_key)
-        if prev is None or c.at - prev >= cooldown:
+    for inc in grouping.group(matched):
+        members = sorted(inc.members, key=lambda c: (c.at, c.key))
+        fire_at = None
+        for c in members:
+            prev = last.get(c.incident_key)
+            if prev is not None and c.at - prev < cooldown:
+                continue  # held back, and it starts no cooldown
+            if fire_at is None:
+                fire_at = c.at
+            if c.at > fire_at:
+                break  # later findings join the incident already told: an update, not a firing
             last[c.incident_key] = c.at
-            fired.append(c)
-    return fired
+            fired.append(dataclasses.replace(c, at=fire_at))
+    return sorted(fired, key=lambda c: (c.at, c.key))
 
 
 def group_firings(fired: list[Candidate]) -> list[tuple[datetime, uuid.UUID | None, list[Candidate]]]:
