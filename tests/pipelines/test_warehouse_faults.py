@@ -143,3 +143,26 @@ def test_warehouse_lost_mid_scan_fails_cleanly_and_the_next_run_catches_up(owner
     counted = db.execute(text("SELECT sum(count) FROM metric_points WHERE scope_type = 'project_total' "
                               "AND scan_config_id = :s"), {"s": scan["id"]}).scalar()
     assert counted == _warehouse_rows(pipe_pg)
+
+
+def test_postgres_connects_to_the_address_the_policy_checked(pipe_pg, forwarder, monkeypatch):
+    """DNS rebinding: tripl resolves the name, checks it and hands the driver that address (libpq `hostaddr`).
+    The name's first answer is the forwarder; every later answer is another address where nothing listens, so
+    only a connection to the checked address succeeds."""
+    from tripl_core.warehouse import ConnectionConfig, DBType, connect
+
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def resolver(host, *args, **kwargs):
+        if host == "warehouse.rebind.test":
+            answers.append("127.0.0.1" if not answers else "127.0.0.3")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[-1], 0))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    cfg = ConnectionConfig(db_type=DBType.postgres, host="warehouse.rebind.test", port=forwarder.port,
+                           database=pipe_pg["database"], username=pipe_pg["username"],
+                           password=pipe_pg["password"], timeout_seconds=5)
+    assert "PostgreSQL" in connect(cfg).test_connection()
+    assert forwarder.connections >= 1

@@ -150,7 +150,10 @@ class PostgresAdapter:
         extra = {k: v for k, v in (cfg.extra_params or {}).items()
                  if k in ("sslmode", "sslrootcert", "sslcert", "sslkey", "application_name")}
         timeout_ms = max(1, cfg.timeout_seconds) * 1000
-        check_outbound(cfg)  # before every connection (DNS answers change)
+        checked = check_outbound(cfg)  # before every connection (DNS answers change)
+        if "," not in cfg.host and cfg.host in checked:
+            # libpq connects to the checked address and keeps the name for TLS and .pgpass (no DNS rebinding)
+            extra["hostaddr"] = checked[cfg.host]
         try:
             conn = psycopg.connect(
                 host=cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.username or None,

@@ -51,12 +51,15 @@ def network_hosts(config: ConnectionConfig) -> list[tuple[str, int | None]]:
     return [(h, config.port) for h in hosts if h and not h.startswith("/")]
 
 
-def check_outbound(config: ConnectionConfig) -> None:
-    """Before every connection: the outbound policy (`tripl_core.outbound`) must allow the warehouse's host."""
+def check_outbound(config: ConnectionConfig) -> dict[str, str]:
+    """Before every connection: the outbound policy (`tripl_core.outbound`) must allow the warehouse's host.
+    Returns the checked address of each host, for drivers that can connect to it directly (libpq `hostaddr`)."""
+    checked: dict[str, str] = {}
     for host, port in network_hosts(config):
         try:
-            outbound.check_host(host, port)
+            checked[host] = str(outbound.check_host(host, port)[0])
         except outbound.OutboundRefused as exc:
             raise WarehouseUnavailable(f"{exc} (warehouse host {host})") from None
         except (OSError, UnicodeError):
             continue  # does not resolve: the driver reports it in its own words
+    return checked
