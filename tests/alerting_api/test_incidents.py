@@ -87,13 +87,14 @@ def test_an_incident_that_goes_on_is_updated_not_resent_then_resolved(owner, wor
     assert group["latest_bucket"].startswith((NOW - timedelta(hours=1)).strftime("%Y-%m-%dT%H"))
     # Both end: one "resolved" message, the inbox item resolved, and never again.
     for row in (ev, et):
-        row.status = SignalStatus.closed
+        row.status, row.closed_at = SignalStatus.closed, NOW
     db.commit()
     report = run_dispatch(NOW)
     assert len(report.deliveries) == 1 and len(hook.requests) == 2
     body = hook.last.json()
     assert body["status"] == "resolved" and body["subject"].startswith("[tripl] Resolved: 1 incident ended")
     assert [i["finding_id"] for i in body["items"]] == [str(ev.id)]
+    assert body["items"][0]["summary"].startswith(f"ended {NOW:%Y-%m-%d %H:%M} UTC: checkout.purchase 20 vs ~100")
     assert [r["finding_id"] for r in body["items"][0]["related"]] == [str(et.id)]
     assert owner.get(INBOX).json()["items"][0]["status"] == "resolved"
     assert run_dispatch(NOW + timedelta(minutes=1)).deliveries == [] and len(hook.requests) == 2

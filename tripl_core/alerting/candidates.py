@@ -131,7 +131,7 @@ def _signals(rows: Iterable[AnomalySignal]) -> list[Candidate]:
         written_at=_written(r), direction=r.direction, actual=r.actual, expected=r.expected, lower=r.lower,
         upper=r.upper, z=r.z, event_type_id=r.event_type_id, learning=_learning(r),
         extra={"status": r.status.value, "since": r.since.isoformat(), "bucket_count": r.bucket_count,
-               "peak_z": r.peak_z},
+               "peak_z": r.peak_z, "closed_at": r.closed_at.isoformat() if r.closed_at else None},
     ) for r in rows]
 
 

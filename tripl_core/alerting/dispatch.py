@@ -158,12 +158,17 @@ def _outcome(rule: AlertRule, cand: Candidate, now: datetime, notified: dict[str
     return MatchOutcome.delivered
 
 
-def _item(settings: Settings, project: Project, inc: list[Candidate]) -> AlertItem:
-    """One message item per incident: its primary finding, the others listed as `related`."""
+def _item(settings: Settings, project: Project, inc: list[Candidate], status: str = "firing") -> AlertItem:
+    """One message item per incident: its primary finding, the others listed as `related`. In a "resolved"
+    message the summary starts with when it ended (the first normal bucket after it)."""
     head, *rest = inc
     related = [item_dict(c.item(finding_link(settings, project, c))) for c in rest[:MAX_RELATED]]
-    return dataclasses.replace(head.item(finding_link(settings, project, head)), related=related,
-                               related_more=max(0, len(rest) - MAX_RELATED))
+    item = head.item(finding_link(settings, project, head))
+    if status == "resolved":
+        ended = max((c.extra.get("closed_at") or "" for c in inc), default="")
+        when = f"ended {datetime.fromisoformat(ended):%Y-%m-%d %H:%M} UTC: " if ended else "ended: "
+        item = dataclasses.replace(item, summary=when + (item.summary or ""))
+    return dataclasses.replace(item, related=related, related_more=max(0, len(rest) - MAX_RELATED))
 
 
 def _with_totals(db: Session, inc: list[Candidate]) -> list[Candidate]:
@@ -183,7 +188,7 @@ def _write_delivery(db: Session, rule: AlertRule, dest: AlertDestination, projec
     first = flat[0]
     link_set = _links(settings, project)
     incidents = [_with_totals(db, inc) for inc in incidents]
-    alert_items = [_item(settings, project, inc) for inc in incidents]
+    alert_items = [_item(settings, project, inc, status) for inc in incidents]
     explanation = None
     if rule.ai_explanation_enabled and status == "firing":  # None when AI is off or fails: sent without it
         explanation = explain_alert(db, [item_dict(i) for i in alert_items])
