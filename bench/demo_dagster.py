@@ -1,8 +1,8 @@
 """`tripl demo` through Dagster, end to end: time it, then check every injected incident through the REST API.
 
-Starts a fresh embedded PostgreSQL, then `tripl up` (API + `dagster dev`: webserver and daemon, as in production)
+Starts a fresh embedded PostgreSQL, then `tripl up` (API + `dagster-webserver` and `dagster-daemon`, as in production)
 and `tripl webhook-sink` as process groups on free ports, runs `tripl demo --days D --scale S --wait-dagster 300`
-(the replay jobs become Dagster runs through the queue sensor, 2 at a time per dagster.yaml) and reports:
+(each replay job becomes one Dagster backfill of ⌈days / 7⌉ runs, one scan run at a time per dagster.yaml) and reports:
 the replay time through Dagster, each incident found (or not) through the API, the alerts the sink received;
 then the same replay in-process (`--inprocess`, same instance and warehouse) as the baseline of the ratio.
 
