@@ -19,17 +19,20 @@ from tripl_core.demo import load, warehouse
 P = "/api/v1/projects/demo"
 
 
-def test_demo_owner_is_created_once_on_an_empty_instance(db):
+def test_demo_owner_is_created_once_on_an_empty_instance(db, tmp_path, monkeypatch):
+    monkeypatch.setattr(load, "login_file", lambda: tmp_path / "demo-login.txt")
     actor, creds = load.demo_actor(db)
     assert creds is not None and creds[0] == load.DEMO_EMAIL and len(creds[1]) >= 12
     assert actor.user.role == UserRole.owner
     again, creds2 = load.demo_actor(db)
-    assert again.user.id == actor.user.id and creds2 is None
+    # the same owner; its login (kept in data_dir) is printed again on every start
+    assert again.user.id == actor.user.id and creds2 == creds
 
 
 def test_demo_uses_the_existing_owner(db, owner):
     actor, creds = load.demo_actor(db)
-    assert creds is None and actor.user.email == "owner@example.com"
+    # someone registered first: they own the demo, with their own password (never printed)
+    assert creds == ("owner@example.com", "") and actor.user.email == "owner@example.com"
     assert db.scalar(select(func.count()).select_from(User)) == 1
 
 
@@ -37,7 +40,7 @@ def test_setup_is_idempotent(db, owner, database_url, tiny_spec):
     # A seed no other test uses: the first setup must generate, whichever demo test ran before on this worker.
     tiny_spec = dataclasses.replace(tiny_spec, seed=0.1717)
     first = load.setup(db, database_url, tiny_spec, database=WAREHOUSE)
-    assert first.rows and first.rows > 10_000 and first.credentials is None
+    assert first.rows and first.rows > 10_000 and first.credentials == ("owner@example.com", "")  # the registered owner: no password printed
     assert set(first.configs) == set(load.CONFIGS)
     for name, cfg in first.configs.items():
         assert cfg.verification_status == "verified", (name, cfg.verification_message)
