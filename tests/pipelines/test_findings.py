@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+from sqlalchemy import text
 
 from tests.pipelines.data import LAST, SPIKE_AT, START
 from tests.pipelines.helpers import replay, rows
@@ -78,3 +79,33 @@ def test_variables_get_observed_values_and_counts(db, owner, pg_scan, plan):
     day = rows(db, "observed_names")
     assert sum(v["occurrences"] for v in values.values()) == int(day["count"].sum())
     assert all(v["event_count"] >= 1 for v in values.values())
+
+
+def test_a_new_fields_presence_is_the_full_counts_rate_not_the_samples_count(db, pg_scan, plan):
+    # D9 has ~12,000 rows and the sample holds 10,000: every row carries experiment_id, so its presence rate is 1
+    assert replay(db, pg_scan, LAST, LAST + timedelta(days=1)).status.value == "succeeded"
+    drifts = rows(db, "schema_drifts").set_index(["field_name", "drift_type"])
+    details = drifts.loc[("experiment_id", "new_field"), "details"]
+    assert details["presence_rate"] == 1.0 and details["presence_count"] == details["total_rows"], details
+
+
+def test_a_release_regression_is_a_newer_release_losing_share_never_the_oldest(db, pg_scan, plan):
+    """4.0.0 and 4.1.0 were both live before the window began (same first bucket), 4.0.0 with more rows: the
+    newer release is 4.1.0 by version, whatever order their first rows had in the window."""
+    from tripl_core.scanning import findings, steps
+
+    cfg = steps.load_config(db, pg_scan["id"])
+    home, search = plan["events"]["home"]["id"], plan["events"]["search"]["id"]
+    at = LAST
+    data = [("project_total", None, "4.0.0", 10_000), ("project_total", None, "4.1.0", 4_000),
+            ("event", home, "4.0.0", 2_000), ("event", home, "4.1.0", 1_600),  # 20 % → 40 %: a gain
+            ("event", search, "4.0.0", 8_000), ("event", search, "4.1.0", 2_400)]
+    for scope_type, ref, version, count in data:
+        db.execute(text("INSERT INTO app_version_points (scan_config_id, scope_type, scope_ref, bucket, "
+                        "app_version, is_other, count) VALUES (:c, :t, :r, :b, :v, false, :n)"),
+                   {"c": cfg.id, "t": scope_type, "r": ref, "b": at, "v": version, "n": count})
+    findings.detect_release_regressions(db, cfg, at + timedelta(hours=1))
+    db.commit()
+    rel = rows(db, "release_regressions")
+    assert set(rel["app_version"]) == {"4.1.0"}, rel[["app_version", "scope_ref", "is_regression"]]
+    assert not rel["is_regression"].any()  # 4.1.0 gained `home` share and kept `search`'s within noise

@@ -60,6 +60,9 @@ class MetricSeries(BaseModel):
     latest_signal: SignalOut | None = None
     data: list[MetricPointOut]
     forecast: list[ForecastPoint]
+    learning: bool = Field(False, description="True while the series has less history than the project's "
+                                              "min_history_buckets: its newest buckets are not scored and it "
+                                              "raises no signal or alert yet.")
 
 
 class WindowMetricsRequest(BaseModel):

@@ -2,8 +2,9 @@
 scans in `metric_points`, on the scan config's bucket grid.
 
 Every bucket of the window is a point: buckets without a stored row count zero (a GROUP BY over raw events has
-no row for a silent bucket), except buckets after the config's watermark, which are not scanned yet and are left
-out. `forecast` is the band of the next FORECAST_HORIZON buckets after the newest stored one, given only when the
+no row for a silent bucket), except buckets after observed time (the config's watermark or its newest observed
+bucket, whichever is later), which are not scanned yet and are left out. `learning` is true while the scope's
+newest bucket has no verdict for lack of history. `forecast` is the band of the next FORECAST_HORIZON buckets after the newest stored one, given only when the
 window reaches it: the open signal's forecast when there is one (what the scan computed), else the band the scan
 stored for the scope (`metric_forecasts`, see tripl_core.scanning.forecasts) while it still follows the newest
 bucket under the current settings, else `tripl_core.detection.volume.forecast` over the stored history (up to
@@ -85,11 +86,33 @@ def _meta(db: Session, project: Project, cfg: ScanConfig, scope: tuple[ScopeType
         MetricForecast.scan_config_id == cfg.id, MetricForecast.scope_type == scope[0], ref,
         MetricForecast.last_bucket == keys.c.newest,
         MetricForecast.settings_at.is_not_distinct_from(keys.c.settings_at))
+    total = scope_filter(ScopeType.project_total, None)
     return db.execute(select(
         select(ScanState.watermark).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
         select(ScanState.last_job_id).where(ScanState.scan_config_id == cfg.id).scalar_subquery(),
         keys.c.newest, keys.c.settings_at, stored.scalar_subquery(),
+        # the config's newest observed bucket (every observed bucket has a project_total row)
+        select(MetricPoint.bucket).where(total, MetricPoint.scan_config_id == cfg.id)
+        .order_by(*newest_first()).limit(1).scalar_subquery(),
+        # the verdict of the scope's newest bucket: none while the series is learning
+        select(MetricPoint.z).where(scope_filter(*scope), MetricPoint.scan_config_id == cfg.id)
+        .order_by(*newest_first()).limit(1).scalar_subquery(),
     ).select_from(keys)).one()
+
+
+def _observed_until(meta: Any, step: Any) -> datetime | None:
+    """End of observed time: the watermark of scheduled runs or the end of the newest observed bucket, whichever
+    is later (replays move no watermark); later buckets were never scanned and are no points at all."""
+    marks = [m for m in (meta[0], meta[5] + step if meta[5] is not None else None) if m is not None]
+    return max(marks) if marks else None
+
+
+def _learning(db: Session, project: Project, scope_type: ScopeType, meta: Any) -> bool:
+    """The scope's newest bucket has no verdict although its scope type is detected: the series has less history
+    than min_history_buckets (see docs/detection.md, "No score without history")."""
+    if meta[2] is None or meta[6] is not None:
+        return False
+    return anomaly_settings(db, project.id).detects(scope_type.value)
 
 
 def _size(mark: datetime | None, win: common.Window) -> int:
@@ -192,7 +215,8 @@ def _forecast(rows: list[Any], win: common.Window, last: datetime, todo: tuple[A
 
 def _empty(scope: str, event_id: uuid.UUID | None, event_type_id: uuid.UUID | None) -> dict[str, Any]:
     return {"scope": scope, "scan_config_id": None, "event_id": event_id, "event_type_id": event_type_id,
-            "interval": common.interval_of(None).value, "latest_signal": None, "data": [], "forecast": []}
+            "interval": common.interval_of(None).value, "latest_signal": None, "data": [], "forecast": [],
+            "learning": False}
 
 
 def scope_series(db: Session, project: Project, scope_type: ScopeType, scope_ref: uuid.UUID | None, *,
@@ -220,7 +244,8 @@ def scope_series(db: Session, project: Project, scope_type: ScopeType, scope_ref
     return {"scope": scope_type.value, "scan_config_id": cfg.id, "event_id": event_id,
             "event_type_id": event_type_id, "interval": common.interval_of(cfg).value,
             "latest_signal": signal_dict(signal) if signal is not None else None,
-            "data": _points(rows, win, _size(meta[0], win)), "forecast": band}
+            "data": _points(rows, win, _size(_observed_until(meta, win.step), win)), "forecast": band,
+            "learning": _learning(db, project, scope_type, meta)}
 
 
 def total_series(db: Session, project: Project, named: uuid.UUID | None, time_from: datetime | None,
@@ -277,4 +302,4 @@ def events_series(db: Session, scope: PlanScope, filters: EventFilters, time_fro
         .group_by(MetricPoint.bucket)).all()
     return {"scope": "events", "scan_config_id": cfg.id, "event_id": None, "event_type_id": filters.event_type_id,
             "interval": common.interval_of(cfg).value, "latest_signal": None,
-            "data": _points(rows, win, _size(common.watermark(db, cfg), win)), "forecast": []}
+            "data": _points(rows, win, _size(common.watermark(db, cfg), win)), "forecast": [], "learning": False}

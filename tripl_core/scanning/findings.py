@@ -26,6 +26,7 @@ from tripl_core.db.models.findings import (
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.detection import schema as schema_detect
 from tripl_core.detection.distribution import DriftThresholds, compare_histograms
+from tripl_core.detection.releases import sort_versions
 from tripl_core.scanning import passes, store
 from tripl_core.scanning.planmap import PlanIndex
 
@@ -68,6 +69,8 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
                     {"c": cfg.id, "a": start, "b": end})
     probed = {c["name"]: str(c.get("type", "")) for c in (cfg.probed_columns or [])}
     infra = passes.infrastructure_columns(cfg)  # also drops those kept by stages of earlier scans
+    fp = passes.field_plan(cfg, plan)
+    counted = {fp.field_name(r) for r in fp.refs}  # fields the aggregate counts on every row; others: sample only
     n = 0
     for _, t in totals.iterrows():  # per event type (a handful), not per row
         tid, total = t["event_type_id"], int(t["rows"])
@@ -81,7 +84,11 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
                     if fd.name in observed_names or _observable(fd.name, cfg, probed)]
         names = {d.name for d in declared_fields}
         observed = []
+        first_seen: dict[str, dict[str, datetime]] = {}
         if len(o):
+            first_seen = _first_evidence(o)
+            # rows of this type the sample held in the window: a sample-only field's counts are scaled from it
+            type_sampled = max(int(o.groupby("bucket")["sampled_rows"].max().sum()), 1)
             g = o.groupby("field")
             agg = g[["rows", "present", "nulls", "sampled_rows", "enum_breaches", "regex_breaches",
                      "range_breaches"]].sum()
@@ -92,12 +99,21 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
                     continue  # a key inside a declared JSON field
                 if field not in names and field in infra:
                     continue  # a plain column tripl reads (name format, version, breakdown…): not a field
-                present = int(min(r["present"], total))
-                # a JSON path's null flag is set for missing keys too (see SqlBuilder.presence), and classify adds
-                # the missing rows (total − present) itself: count only the present-but-null rows here. Plain
-                # columns are present on every row, so nothing is subtracted for them.
-                nulls = int(min(max(int(r["nulls"]) - (int(r["rows"]) - int(r["present"])), 0), present))
-                types = tcounts[field] or ({probed[field]: present - nulls} if field in probed else {})
+                types = tcounts[field]
+                if field in counted:
+                    present = int(min(r["present"], total))
+                    # a JSON path's null flag is set for missing keys too (see SqlBuilder.presence), and classify
+                    # adds the missing rows (total − present) itself: count only the present-but-null rows here.
+                    # Plain columns are present on every row, so nothing is subtracted for them.
+                    nulls = int(min(max(int(r["nulls"]) - (int(r["rows"]) - int(r["present"])), 0), present))
+                else:
+                    # seen by the sample only (a new JSON key): its rates are the sample's, applied to the
+                    # window's full row count — never the sample's count over the full count
+                    grow = total / type_sampled
+                    present = int(min(round(r["present"] * grow), total))
+                    nulls = 0
+                    types = {k: int(min(round(v * grow), total)) for k, v in (types or {}).items()}
+                types = types or ({probed[field]: present - nulls} if field in probed else {})
                 # breaches were counted in the sample: scale them up to the window's rows
                 scale = total / max(int(r["sampled_rows"]), 1)
                 observed.append(schema_detect.ObservedField(
@@ -109,9 +125,34 @@ def detect_schema_drifts(db: Session, cfg: ScanConfig, start: datetime, end: dat
                     sample_value=samples[field]))
         findings = schema_detect.classify(declared, observed, total)
         for f in findings:
-            _upsert_drift(db, cfg, tid, f, t["first_seen"].to_pydatetime(), t["last_seen"].to_pydatetime())
+            # detected_at: the first bucket holding the finding's evidence, not the start of the window
+            first = first_seen.get(f.field_name, {}).get(_EVIDENCE.get(f.drift_type, "present"))
+            first = first if first is not None else t["first_seen"].to_pydatetime()
+            _upsert_drift(db, cfg, tid, f, first, t["last_seen"].to_pydatetime())
             n += 1
     return {"schema_drifts": n}
+
+
+_EVIDENCE = {"type_mismatch": "typed", "enum_value_outside_options": "enum", "bad_rate_breach": "bad",
+             "null_rate_breach": "nulls"}
+
+
+def _first_evidence(o: pd.DataFrame) -> dict[str, dict[str, datetime]]:
+    """Per field, the first bucket with each kind of evidence: present, a JSON type (any), nulls/missing,
+    enum / regex / range breaches in the sample. A type mismatch is dated by the first bucket with a type."""
+    out: dict[str, dict[str, datetime]] = {}
+    marks = {
+        "present": o["present"] > 0,
+        "typed": o["type_counts"].map(lambda d: bool(d)),
+        "nulls": (o["nulls"] > 0) | (o["present"] < o["rows"]),
+        "enum": o["enum_breaches"] > 0,
+        "bad": (o["regex_breaches"] + o["range_breaches"]) > 0,
+    }
+    for kind, mask in marks.items():
+        firsts = o.loc[mask.to_numpy(dtype=bool)].groupby("field")["bucket"].min()
+        for field, bucket in firsts.items():
+            out.setdefault(field, {})[kind] = bucket.to_pydatetime()
+    return out
 
 
 def _observable(name: str, cfg: ScanConfig, probed: dict[str, str]) -> bool:
@@ -267,7 +308,9 @@ def detect_release_regressions(db: Session, cfg: ScanConfig, end: datetime) -> d
     total = av[av["scope_type"] == "project_total"].set_index("app_version")
     if len(total) < 2:
         return {"release_regressions": 0}
-    order = total.sort_values(["first_seen", "count"]).index.tolist()
+    # newest by version (1.10.0 after 1.9.3), never by first appearance in the window: a version that was
+    # already there when the window began would otherwise tie with older ones and could pass for the newest
+    order = sort_versions(total.index)
     keep = min(cfg.app_version_keep_releases or DEFAULT_KEEP_RELEASES, len(order) - 1)
     latest, older = order[-keep:], order[:-keep]
     events = av[av["scope_type"] == "event"]
@@ -291,8 +334,8 @@ def detect_release_regressions(db: Session, cfg: ScanConfig, end: datetime) -> d
         z = (rel_count - expected) / sd
         ratio = (rel_count / rel_total) / base_share.replace(0, np.nan)
         direction = np.where(z < 0, "drop", "spike")
-        flag = ((z.abs() >= RELEASE_Z) & ((ratio <= RELEASE_RATIO) | (ratio >= 1 / RELEASE_RATIO))
-                & (np.maximum(expected, rel_count) >= RELEASE_MIN_EXPECTED))
+        # a regression is a newer release *losing* share against the earlier ones; a gain is not one
+        flag = ((z <= -RELEASE_Z) & (ratio <= RELEASE_RATIO) & (expected >= RELEASE_MIN_EXPECTED))
         relevant = flag | (base_count > 0)
         for ev in wide.index[relevant.to_numpy()]:  # plan events (bounded), not rows
             values = {

@@ -140,15 +140,20 @@ def _score(db: Session, cfg: ScanConfig, settings: AnomalySettings, start: datet
     allrows["scope_ref"] = allrows["scope_ref"].map(lambda v: "" if v is None or v != v else str(v))
     wide = allrows.pivot_table(index="bucket", columns=["scope_type", "scope_ref"], values="count",
                                aggfunc="sum", fill_value=0)
+    if ("project_total", "") not in wide.columns:  # the total marks observed buckets, even when all were silent
+        wide[("project_total", "")] = 0
     first = min(wide.index.min(), pd.Timestamp(start))
     grid = pd.date_range(first, pd.Timestamp(rewrite_end) - step, freq=step)
     wide = wide.reindex(grid, fill_value=0).astype("float64")
-    out_mask = wide.index >= pd.Timestamp(start)
+    observed = _observed(grid, stored, start, end)
+    wide.loc[~observed] = np.nan  # never scanned: unknown, not zero (neither learned nor judged nor stored)
+    out_mask = (wide.index >= pd.Timestamp(start)) & observed
     scored = score_frame(wide, settings.volume) if len(wide.columns) else None
     frames = {"count": wide[out_mask]}
     if scored is not None:
+        learning = _learning(wide, observed, settings.volume.min_history_buckets)
         for k in ("expected", "lower", "upper", "z", "is_anomaly", "direction"):
-            frames[k] = scored[k][out_mask]
+            frames[k] = scored[k].mask(learning, np.nan if k != "is_anomaly" else False)[out_mask]
     long = pd.DataFrame({k: v.stack(level=[0, 1], future_stack=True) for k, v in frames.items()})
     long.index.names = ["bucket", "scope_type", "scope_ref"]
     long = long.reset_index()
@@ -162,6 +167,27 @@ def _score(db: Session, cfg: ScanConfig, settings: AnomalySettings, start: datet
     long["count"] = long["count"].round().astype("int64")
     long["scope_ref"] = long["scope_ref"].map(lambda v: v or None)
     return long, rewrite_end, wide, stored
+
+
+def _observed(grid: pd.DatetimeIndex, stored: pd.DataFrame, start: datetime, end: datetime) -> np.ndarray:
+    """Buckets some scan observed: this window's, and stored ones (every observed bucket has a project_total
+    row, zero included). The rest of the grid — days not replayed yet, hours not happened yet — is unknown."""
+    seen = grid >= pd.Timestamp(start)
+    seen &= grid < pd.Timestamp(end)
+    if len(stored):
+        totals = stored.loc[stored["scope_type"] == "project_total", "bucket"]
+        seen |= grid.isin(pd.DatetimeIndex(totals).as_unit(grid.unit) if len(totals) else totals)
+    return np.asarray(seen)
+
+
+def _learning(wide: pd.DataFrame, observed: np.ndarray, min_history: int) -> pd.DataFrame:
+    """True where a series has fewer than `min_history` observed buckets since its first non-zero one before the
+    bucket: it is still learning, so the bucket gets no verdict (docs/detection.md, "No score without history")."""
+    x = wide.to_numpy()
+    started = np.maximum.accumulate(np.nan_to_num(x, nan=0.0) > 0, axis=0)
+    seen = started & observed[:, None]
+    before = np.cumsum(seen, axis=0) - seen  # observed buckets strictly before t
+    return pd.DataFrame(before < min_history, index=wide.index, columns=wide.columns)
 
 
 def write_metrics(db: Session, cfg: ScanConfig, start: datetime, end: datetime, frames: dict[str, pd.DataFrame],

@@ -512,6 +512,13 @@ def store_stage(db: Session, cfg: ScanConfig, start: datetime, end: datetime, re
     db.flush()
 
 
+def drop_stage(db: Session, cfg: ScanConfig, day: datetime) -> None:
+    """Forget the staged window of the day holding `day` (a re-scan found nothing observed in it)."""
+    day_start, day_end = day_bounds(day)
+    db.execute(delete(ScanStage).where(ScanStage.scan_config_id == cfg.id, ScanStage.window_start >= day_start,
+                                       ScanStage.window_start < day_end))
+
+
 def load_stage(db: Session, cfg: ScanConfig, day: datetime
                ) -> tuple[dict[str, pd.DataFrame], datetime | None, datetime | None]:
     """The staged frames of the config's window in `day`, with the window's bounds (None when nothing staged)."""

@@ -1,9 +1,11 @@
 """Execute scan jobs without Dagster (tests, `TRIPL_SCAN_EXECUTOR=inprocess`), with the assets' own steps.
 
 A job becomes a list of day windows (`plan_windows`): a replay recomputes every whole day overlapping
-[time_from, time_to); a run recomputes, per day from the watermark's day to today, the part after
+[time_from, time_to), up to time_to; a run recomputes, per day from the watermark's day to today, the part after
 watermark − scan_lookback_hours. Each day is one transaction: a failure rolls that day back, so nothing
 half-written is visible, and the job fails with the error's message (the warehouse's own, for warehouse errors).
+Every window is further clipped to observed time by the steps (`scanning.horizon`: not past now's bucket, not past
+the newest data), so nothing after it is stored or scored.
 """
 
 from __future__ import annotations
@@ -43,7 +45,13 @@ def replay_days(time_from: datetime, time_to: datetime) -> list[datetime]:
 def plan_windows(db: Session, cfg: ScanConfig, job: ScanJob, now: datetime | None = None) -> list[Window]:
     now = now or datetime.now(UTC)
     if job.kind == ScanJobKind.replay:
-        return [steps.full_day_window(d) for d in replay_days(job.time_from, job.time_to)]
+        # whole days, but never past the end asked for (nor, in `steps.warehouse_aggregates`, past now or the
+        # newest data: see `scanning.horizon`)
+        out = []
+        for d in replay_days(job.time_from, job.time_to):
+            start, end = steps.full_day_window(d)
+            out.append((start, min(end, job.time_to.astimezone(UTC))))
+        return out
     state = db.get(ScanState, cfg.id)
     lookback = timedelta(hours=cfg.scan_lookback_hours or steps.DEFAULT_LOOKBACK_HOURS)
     # A config's first run covers the day so far, and at least the lookback: just after midnight, today has no
@@ -104,9 +112,11 @@ def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
                     return job
                 with new_session() as day_db:
                     day_cfg = steps.load_config(day_db, cfg.id)
-                    part = steps.run_day(day_db, day_cfg, start, end)
-                    if job.kind == ScanJobKind.run:
-                        steps.advance_watermark(day_db, day_cfg, end, job.id)
+                    part = steps.run_day(day_db, day_cfg, start, end, now=now)
+                    if job.kind == ScanJobKind.run:  # to the end actually observed, not the end planned
+                        seen = (part.get("warehouse_aggregates") or {}).get("window_end")
+                        steps.advance_watermark(day_db, day_cfg, datetime.fromisoformat(seen) if seen else None,
+                                                job.id)
                     day_db.commit()
                 _add(summary, part)
                 summary["days"] += 1

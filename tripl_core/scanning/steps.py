@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from tripl_core.db.models.scans import ScanState
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.errors import NotFound
-from tripl_core.scanning import findings, passes, signals
+from tripl_core.scanning import findings, horizon, passes, signals
 from tripl_core.scanning.metrics import bucket_range, write_metrics
 from tripl_core.scanning.planmap import PlanIndex
 from tripl_core.scanning.settings import anomaly_settings
+from tripl_core.sources.data_sources import adapter_for
 from tripl_core.warehouse import ScanInterval, WarehouseAdapter
 
 STEPS = ("warehouse_aggregates", "event_metrics", "anomaly_signals", "schema_drifts", "distribution_drifts",
@@ -58,12 +59,30 @@ def incremental_window(db: Session, cfg: ScanConfig, day: datetime, now: datetim
 
 
 def warehouse_aggregates(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
-                         adapter: WarehouseAdapter | None = None) -> dict[str, Any]:
+                         adapter: WarehouseAdapter | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Read [start, end) clipped to observed time (`horizon`: never past now's bucket or the newest data);
+    a window with nothing observed stages nothing (the later steps skip the day)."""
     start, end = bucket_range(start, end, cfg)
-    result = passes.read_window(db, cfg, start, end, adapter=adapter)
+    own = adapter is None
+    adapter = adapter or adapter_for(cfg.data_source)
+    try:
+        asked = end
+        end = horizon.observed_end(cfg, end, now or datetime.now(UTC), horizon.newest_row(adapter, cfg, start, end),
+                                   start)
+        if end <= start:
+            passes.drop_stage(db, cfg, start)
+            return {"skipped": "no observed data", "window_start": start.isoformat(),
+                    "unobserved_from": start.isoformat(), "asked_end": asked.isoformat()}
+        result = passes.read_window(db, cfg, start, end, adapter=adapter)
+    finally:
+        if own:
+            adapter.close()
     passes.store_stage(db, cfg, start, end, result)
-    return {"window_start": start.isoformat(), "window_end": end.isoformat(), "rows": result.rows,
-            "chunks": result.chunks, "warehouse_seconds": round(result.seconds, 3)}
+    out = {"window_start": start.isoformat(), "window_end": end.isoformat(), "rows": result.rows,
+           "chunks": result.chunks, "warehouse_seconds": round(result.seconds, 3)}
+    if end < asked:
+        out["unobserved_from"] = end.isoformat()
+    return out
 
 
 def event_metrics(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
@@ -118,21 +137,22 @@ def reconciliation(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any
     return findings.update_shadow_events(db, cfg, frames.get("name_fields"))
 
 
-def advance_watermark(db: Session, cfg: ScanConfig, end: datetime, job_id: uuid.UUID | None = None) -> None:
-    """After a run: the watermark only moves forward (replays of old days leave it alone). The row is created
-    idempotently and locked, so concurrent runs neither collide on its key nor move the watermark back."""
+def advance_watermark(db: Session, cfg: ScanConfig, end: datetime | None, job_id: uuid.UUID | None = None) -> None:
+    """After a run: the watermark only moves forward (replays of old days leave it alone), to the end of what was
+    observed (None: nothing was, only the run is recorded). The row is created idempotently and locked, so
+    concurrent runs neither collide on its key nor move the watermark back."""
     state = passes.lock_state(db, cfg.id)
-    if state.watermark is None or end > state.watermark:
+    if end is not None and (state.watermark is None or end > state.watermark):
         state.watermark = end
     state.last_run_at = datetime.now(UTC)
     state.last_job_id = job_id
 
 
 def run_day(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
-            adapter: WarehouseAdapter | None = None) -> dict[str, Any]:
+            adapter: WarehouseAdapter | None = None, now: datetime | None = None) -> dict[str, Any]:
     """All steps for one window inside one day, in one transaction (committed by the caller)."""
     day = day_of(start)
-    out: dict[str, Any] = {"warehouse_aggregates": warehouse_aggregates(db, cfg, start, end, adapter)}
+    out: dict[str, Any] = {"warehouse_aggregates": warehouse_aggregates(db, cfg, start, end, adapter, now)}
     for name in STEPS[1:]:
         out[name] = globals()[name](db, cfg, day)
     return out
