@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from tripl_core.alerting import content
 from tripl_core.alerting.context import AlertItem
 from tripl_core.alerting.filters import Subject
+from tripl_core.db.models.dead_events import DeadEvent
 from tripl_core.db.models.findings import (
     AnomalySignal,
     DistributionDrift,
@@ -37,7 +38,7 @@ CONTRACT_DRIFTS = {"null_rate_breach", "bad_rate_breach"}
 
 @dataclass
 class Candidate:
-    kind: str  # volume | schema_drift | contract | distribution_drift | release_regression
+    kind: str  # volume | schema_drift | contract | distribution_drift | release_regression | dead_event
     finding_id: uuid.UUID
     key: str
     project_id: uuid.UUID
@@ -175,13 +176,29 @@ def _regressions(rows: Iterable[ReleaseRegression]) -> list[Candidate]:
     ) for r in rows]
 
 
+def _dead(rows: Iterable[DeadEvent]) -> list[Candidate]:
+    """A dead event reads like a volume drop of the event to zero (rules' include_events / notify_on_drop);
+    dying again after it came back is a new occurrence (its last_seen_at is part of the key)."""
+    return [Candidate(
+        kind="dead_event", finding_id=r.id, key=f"dead_event:{r.id}:{int(r.last_seen_at.timestamp())}",
+        project_id=r.project_id, scan_config_id=r.scan_config_id, scope_type="event", scope_ref=r.event_id,
+        scope_key=_scope_key("dead_event", "event", r.event_id), at=r.detected_at, latest=r.observed_until,
+        written_at=_written(r), direction="drop", actual=0.0, expected=r.typical_count,
+        event_type_id=r.event_type_id,
+        summary=(f"silent for {r.silent_seconds / 86400:.1f} d since {r.last_seen_at:%Y-%m-%d %H:%M} UTC "
+                 f"(longest gap before: {r.usual_gap_seconds / 3600:.1f} h)"),
+        extra={"last_seen_at": r.last_seen_at.isoformat(), "silent_seconds": r.silent_seconds,
+               "usual_gap_seconds": r.usual_gap_seconds},
+    ) for r in rows]
+
+
 def load(db: Session, project_ids: list[uuid.UUID], since: datetime, until: datetime | None = None,
          kinds: set[str] | None = None, written_since: datetime | None = None) -> list[Candidate]:
     """Findings of these projects whose newest evidence is in [since, until], with names resolved.
 
     `written_since` also loads findings a scan wrote since then whatever their evidence's age (a replay of old
     data): dispatch records those as `stale` instead of ignoring them."""
-    want = kinds or {"volume", "schema_drift", "distribution_drift", "release_regression"}
+    want = kinds or {"volume", "schema_drift", "distribution_drift", "release_regression", "dead_event"}
     out: list[Candidate] = []
 
     def window(model: Any, col: Any) -> list[Any]:
@@ -205,6 +222,10 @@ def load(db: Session, project_ids: list[uuid.UUID], since: datetime, until: date
         out += _regressions(db.scalars(select(ReleaseRegression).where(
             ReleaseRegression.project_id.in_(project_ids), ReleaseRegression.is_regression.is_(True),
             *window(ReleaseRegression, ReleaseRegression.detected_at))))
+    if "dead_event" in want:
+        out += _dead(db.scalars(select(DeadEvent).where(
+            DeadEvent.project_id.in_(project_ids), DeadEvent.status == "open",
+            *window(DeadEvent, DeadEvent.observed_until))))
     _resolve(db, out)
     out.sort(key=lambda c: (c.at, c.key))
     return out

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-ITEM_KINDS = ("volume", "schema_drift", "distribution_drift", "release_regression", "contract")
+ITEM_KINDS = ("volume", "schema_drift", "distribution_drift", "release_regression", "contract", "dead_event")
 SCOPE_TYPES = ("project_total", "event_type", "event")
 
 

@@ -26,7 +26,7 @@ SCOPE_FLAGS = {"project_total": "include_project_total", "event_type": "include_
 
 def in_scope(rule: Any, cand: Candidate) -> bool:
     """Kind, scope type and filters: the findings a monitor watches, whatever their size."""
-    if cand.kind == "volume":
+    if cand.kind in ("volume", "dead_event"):  # a dead event is the event's volume gone: include_events
         if not getattr(rule, SCOPE_FLAGS[cand.scope_type]):
             return False
     elif not getattr(rule, KIND_FLAGS[cand.kind]):

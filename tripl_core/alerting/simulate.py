@@ -33,6 +33,7 @@ from tripl_core.errors import Invalid
 NOISY_FIRINGS_PER_DAY = 3.0
 COOLDOWN_LADDER = (60, 120, 180, 360, 720, 1440, 2880, 4320, 10080, 20160, 43200, 129600)
 KIND_FLAGS = {"volume": ("include_project_total", "include_event_types", "include_events"),
+              "dead_event": ("include_events",),
               "schema_drift": ("include_schema_drifts",), "distribution_drift": ("include_distribution_drifts",),
               "release_regression": ("include_release_regressions",)}
 

@@ -6,8 +6,9 @@
   caller leaves out get a `{field}` placeholder when their type admits one (the value varies in the warehouse);
   required enum/boolean fields must be given in `field_values` (beyond the reference's body: optional).
 - Dead events are main-branch events with status implemented or live whose `last_seen_at` (written by the
-  scans) is older than `days`, or that were never seen; only when the project has a scan config (without one,
-  silence means nothing).
+  scans) is older than `days`, or that were never seen, or that the scans found dead (regular, then silent far
+  longer than their usual gap: `dead_events`, `tripl_core.scanning.deadness`) whatever `days` says; only when the
+  project has a scan config (without one, silence means nothing).
 - Coverage over the last `days` from `observed_names`: per plan event type, the volume mapped to it and the part
   mapped to plan events; per event, whether it was seen. `coverage` = matched volume / total volume.
 """
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from tripl_core import audit
 from tripl_core.db.base import utcnow
+from tripl_core.db.models.dead_events import DeadEvent
 from tripl_core.db.models.findings import ShadowEventCandidate, ShadowStatus
 from tripl_core.db.models.metrics import ObservedName
 from tripl_core.db.models.plan import Event, EventStatus, EventType, FieldDefinition, PlanBranch
@@ -133,7 +135,9 @@ def dead_events(db: Session, project: Project, days: int) -> dict[str, Any]:
     branch = common.main_branch_id(db, project)
     rows = db.execute(select(Event, EventType.name).join(EventType, EventType.id == Event.event_type_id).where(
         Event.branch_id == branch, Event.status.in_(DEAD_STATUSES),
-        or_(Event.last_seen_at.is_(None), Event.last_seen_at < cutoff)).order_by(
+        or_(Event.last_seen_at.is_(None), Event.last_seen_at < cutoff,
+            Event.id.in_(select(DeadEvent.event_id).where(DeadEvent.project_id == project.id,
+                                                          DeadEvent.status == "open")))).order_by(
         Event.last_seen_at.asc().nulls_first(), Event.name)).all()
     items = [{"event_id": e.id, "name": e.name, "event_type_id": e.event_type_id, "event_type_name": tname,
               "status": e.status.value, "last_seen_at": e.last_seen_at,

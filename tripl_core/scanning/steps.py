@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tripl_core.db.models.scans import ScanState
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.errors import NotFound
-from tripl_core.scanning import findings, horizon, passes, signals
+from tripl_core.scanning import deadness, findings, horizon, passes, signals
 from tripl_core.scanning.metrics import bucket_range, write_metrics
 from tripl_core.scanning.planmap import PlanIndex
 from tripl_core.scanning.settings import anomaly_settings
@@ -134,7 +134,8 @@ def release_regressions(db: Session, cfg: ScanConfig, day: datetime) -> dict[str
 
 def reconciliation(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
     frames, start, _ = passes.load_stage(db, cfg, day)
-    return findings.update_shadow_events(db, cfg, frames.get("name_fields"))
+    out = findings.update_shadow_events(db, cfg, frames.get("name_fields"))
+    return {**out, **deadness.detect_dead_events(db, cfg, passes.day_bounds(day)[1])}
 
 
 def advance_watermark(db: Session, cfg: ScanConfig, end: datetime | None, job_id: uuid.UUID | None = None) -> None:
