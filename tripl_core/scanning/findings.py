@@ -287,10 +287,13 @@ def _edges(db: Session, cfg: ScanConfig) -> dict[str, list]:
 # --- release regressions ------------------------------------------------------------------------------------
 
 def detect_release_regressions(db: Session, cfg: ScanConfig, end: datetime) -> dict[str, int]:
-    """Per event: share of the event in each of the newest releases vs its share in the earlier ones.
+    """Per event: its share of each of the newest releases' rows vs its share of the earlier releases' rows.
 
     Shares (event rows / all rows of the same release) normalise by adoption: a release installed by 5 % of
-    users has 5 % of the volume of every event, so only a change of mix stands out.
+    users has 5 % of the volume of every event, so only a change of mix stands out. The comparison is matched in
+    time, per UTC day: the release's expected count is Σ_day (the event's share of the earlier releases that day
+    × the release's rows that day). Otherwise anything that changed for *every* version while the new release
+    rolled out (an event dying everywhere, a seasonal event) would read as the new release's fault.
     """
     if not cfg.app_version_column:
         return {"release_regressions": 0}
@@ -300,55 +303,64 @@ def detect_release_regressions(db: Session, cfg: ScanConfig, end: datetime) -> d
         return {"release_regressions": 0}
     end = newest + timedelta(seconds=1)  # the window always ends at the newest data, whatever day just ran
     start = end - timedelta(days=RELEASE_WINDOW_DAYS)
-    av = _frame(db, "SELECT scope_type::text AS scope_type, scope_ref, app_version, SUM(count) AS count, "
-                    "MIN(bucket) AS first_seen FROM app_version_points WHERE scan_config_id = :c AND bucket >= :a "
+    av = _frame(db, "SELECT scope_type::text AS scope_type, scope_ref, app_version, "
+                    "date_trunc('day', bucket AT TIME ZONE 'UTC') AS day, SUM(count) AS count "
+                    "FROM app_version_points WHERE scan_config_id = :c AND bucket >= :a "
                     "AND bucket < :b AND NOT is_other AND app_version IS NOT NULL "
-                    "AND scope_type IN ('project_total', 'event') GROUP BY 1, 2, 3",
+                    "AND scope_type IN ('project_total', 'event') GROUP BY 1, 2, 3, 4",
                 {"c": cfg.id, "a": start, "b": end})
-    total = av[av["scope_type"] == "project_total"].set_index("app_version")
-    if len(total) < 2:
+    totals = av[av["scope_type"] == "project_total"].pivot_table(index="day", columns="app_version",
+                                                                 values="count", aggfunc="sum", fill_value=0)
+    if totals.shape[1] < 2:
         return {"release_regressions": 0}
     # newest by version (1.10.0 after 1.9.3), never by first appearance in the window: a version that was
     # already there when the window began would otherwise tie with older ones and could pass for the newest
-    order = sort_versions(total.index)
+    order = sort_versions(totals.columns)
+    totals = totals.reindex(columns=order, fill_value=0).astype(float)
     keep = min(cfg.app_version_keep_releases or DEFAULT_KEEP_RELEASES, len(order) - 1)
-    latest, older = order[-keep:], order[:-keep]
     events = av[av["scope_type"] == "event"]
     if events.empty:
         return {"release_regressions": 0}
-    wide = events.pivot_table(index="scope_ref", columns="app_version", values="count", aggfunc="sum",
-                              fill_value=0)
-    wide = wide.reindex(columns=order, fill_value=0)
-    base_count = wide[older].sum(axis=1)
-    base_total = float(total.loc[older, "count"].sum())
-    base_share = base_count / base_total
+    counts = events.pivot_table(index=["scope_ref", "day"], columns="app_version", values="count", aggfunc="sum",
+                                fill_value=0).reindex(columns=order, fill_value=0).astype(float)
+    ids = counts.index.get_level_values(0).unique()
+    full = pd.MultiIndex.from_product([ids, totals.index], names=["scope_ref", "day"])
+    counts = counts.reindex(full, fill_value=0.0)
     types = dict(db.execute(text("SELECT id, event_type_id FROM events WHERE id = ANY(CAST(:ids AS uuid[]))"),
-                            {"ids": [str(i) for i in wide.index]}).all())
+                            {"ids": [str(i) for i in ids]}).all())
     n = flagged = 0
-    for version in latest:
-        rel_total = float(total.loc[version, "count"])
-        rel_count = wide[version]
-        expected = base_share * rel_total
-        p = base_share.clip(1e-9, 1 - 1e-9)
-        sd = np.sqrt(rel_total * p * (1 - p)) + 1.0
-        z = (rel_count - expected) / sd
-        ratio = (rel_count / rel_total) / base_share.replace(0, np.nan)
-        direction = np.where(z < 0, "drop", "spike")
+    for i in range(len(order) - keep, len(order)):
+        version, earlier = order[i], order[:i]
+        base_total_day = totals[earlier].sum(axis=1)  # per day
+        rel_total_day = totals[version].where(base_total_day > 0, 0.0)
+        rel_total = float(rel_total_day.sum())
+        if rel_total <= 0:
+            continue
+        base_day = counts[earlier].sum(axis=1).unstack("day").reindex(columns=totals.index, fill_value=0.0)
+        share_day = base_day.div(base_total_day.replace(0, np.nan), axis=1).fillna(0.0)
+        rel_day = counts[version].unstack("day").reindex(columns=totals.index, fill_value=0.0)
+        rel_count = (rel_day * (base_total_day > 0).to_numpy()).sum(axis=1)
+        expected = share_day.mul(rel_total_day, axis=1).sum(axis=1)
+        var = (share_day * (1 - share_day)).mul(rel_total_day, axis=1).sum(axis=1)
+        z = (rel_count - expected) / (np.sqrt(var) + 1.0)
+        ratio = rel_count / expected.replace(0, np.nan)
+        base_count = base_day.sum(axis=1)
+        base_total = float(base_total_day.sum())
         # a regression is a newer release *losing* share against the earlier ones; a gain is not one
-        flag = ((z <= -RELEASE_Z) & (ratio <= RELEASE_RATIO) & (expected >= RELEASE_MIN_EXPECTED))
+        flag = (z <= -RELEASE_Z) & (ratio <= RELEASE_RATIO) & (expected >= RELEASE_MIN_EXPECTED)
         relevant = flag | (base_count > 0)
-        for ev in wide.index[relevant.to_numpy()]:  # plan events (bounded), not rows
+        for ev in ids[relevant.reindex(ids).to_numpy()]:  # plan events (bounded), not rows
             values = {
                 "id": store.finding_id("release", cfg.id, "event", ev, version), "project_id": cfg.project_id,
                 "scan_config_id": cfg.id, "scope_type": "event", "scope_ref": ev, "event_type_id": types.get(ev),
-                "app_version": str(version), "baseline_versions": [str(v) for v in older],
+                "app_version": str(version), "baseline_versions": [str(v) for v in earlier],
                 "release_count": int(rel_count[ev]), "release_total": int(rel_total),
                 "baseline_count": int(base_count[ev]), "baseline_total": int(base_total),
-                "release_share": float(rel_count[ev] / rel_total) if rel_total else 0.0,
-                "baseline_share": float(base_share[ev]),
+                "release_share": float(rel_count[ev] / rel_total),
+                "baseline_share": float(expected[ev] / rel_total),  # the earlier releases' share, time-matched
                 "ratio": float(ratio[ev]) if np.isfinite(ratio[ev]) else 0.0,
                 "expected_count": float(expected[ev]), "z": float(z[ev]),
-                "direction": str(direction[wide.index.get_loc(ev)]), "is_regression": bool(flag[ev]),
+                "direction": "drop" if z[ev] < 0 else "spike", "is_regression": bool(flag[ev]),
                 "detected_at": end,
             }
             stmt = insert(ReleaseRegression).values(**values)
