@@ -13,6 +13,7 @@ Times are relative to `today` (midnight UTC of `now`):
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -125,3 +126,45 @@ def false_volume(signals: pd.DataFrame, sc: Scenario, slack: timedelta = timedel
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def setup_project(owner, host: str, table: str, slug: str = "shop-app") -> tuple[dict, dict]:
+    """The plan (one event type, the planned events), a chdb source and an hourly scan config over `table`."""
+    base = f"/api/v1/projects/{slug}"
+    r = owner.post(f"{base}/event-types", json={"name": "screen_view", "display_name": "Screen view",
+                                                 "field_definitions": PLAN_FIELDS})
+    assert r.status_code == 201, r.text
+    et = r.json()
+    events = {}
+    for name in PLANNED:
+        r = owner.post(f"{base}/events", json={"event_type_id": et["id"], "name": name, "status": "live",
+                                                 "field_values": [{"field_name": "platform", "value": "ios"}]})
+        assert r.status_code == 201, r.text
+        events[name] = r.json()["id"]
+    r = owner.post("/api/v1/data-sources", json={"name": f"trust ch {slug}", "db_type": "clickhouse",
+                                                  "host": host, "database_name": "default"})
+    assert r.status_code == 201, r.text
+    r = owner.post(f"{base}/scans", json={
+        "data_source_id": r.json()["id"], "name": "trust", "base_query": f"SELECT * FROM {table}",
+        "event_type_column": "event_type", "time_column": "ts", "event_name_format": "{name}",
+        "json_value_paths": ["props.price"], "distribution_drift_fields": ["props.price"],
+        "app_version_column": "app_version", "interval": "1h", "replay_chunk_interval": "1d"})
+    assert r.status_code == 201, r.text
+    return r.json(), events
+
+
+def wait_job(owner, cfg: dict, job_id: str, slug: str = "shop-app", timeout: float = 900) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = owner.get(f"/api/v1/projects/{slug}/scans/{cfg['id']}/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.5)
+
+
+def replay_to_now(owner, cfg: dict, sc: Scenario, slug: str = "shop-app", time_to: datetime | None = None) -> dict:
+    """Replay Scan Metrics from the first day up to now (or `time_to`) through the REST API; waits for the job."""
+    r = owner.post(f"/api/v1/projects/{slug}/scans/{cfg['id']}/replay", json={
+        "time_from": sc.start.isoformat(), "time_to": (time_to or datetime.now(UTC)).isoformat()})
+    assert r.status_code == 202, r.text
+    return wait_job(owner, cfg, r.json()["id"], slug)

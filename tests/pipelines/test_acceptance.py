@@ -5,7 +5,6 @@ are counted (the figure depends on the volume detector; bench/scan_trust.py prin
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -39,42 +38,6 @@ def hook() -> Iterator[FakeServer]:
     srv.close()
 
 
-def setup_project(owner, host: str) -> tuple[dict, dict]:
-    """The plan (one event type, the planned events), a chdb source and an hourly scan config over TABLE."""
-    r = owner.post(f"{BASE}/event-types", json={"name": "screen_view", "display_name": "Screen view",
-                                                 "field_definitions": scenario.PLAN_FIELDS})
-    assert r.status_code == 201, r.text
-    et = r.json()
-    events = {}
-    for name in scenario.PLANNED:
-        r = owner.post(f"{BASE}/events", json={"event_type_id": et["id"], "name": name, "status": "live",
-                                                 "field_values": [{"field_name": "platform", "value": "ios"}]})
-        assert r.status_code == 201, r.text
-        events[name] = r.json()["id"]
-    r = owner.post("/api/v1/data-sources", json={"name": "trust ch", "db_type": "clickhouse", "host": host,
-                                                  "database_name": "default"})
-    assert r.status_code == 201, r.text
-    r = owner.post(f"{BASE}/scans", json={
-        "data_source_id": r.json()["id"], "name": "trust", "base_query": f"SELECT * FROM {TABLE}",
-        "event_type_column": "event_type", "time_column": "ts", "event_name_format": "{name}",
-        "json_value_paths": ["props.price"], "distribution_drift_fields": ["props.price"],
-        "app_version_column": "app_version", "interval": "1h", "replay_chunk_interval": "1d"})
-    assert r.status_code == 201, r.text
-    return r.json(), events
-
-
-def replay_to_now(owner, cfg: dict, sc: scenario.Scenario, timeout: float = 600) -> dict:
-    r = owner.post(f"{BASE}/scans/{cfg['id']}/replay", json={"time_from": sc.start.isoformat(),
-                                                               "time_to": datetime.now(UTC).isoformat()})
-    assert r.status_code == 202, r.text
-    deadline = time.monotonic() + timeout
-    while True:
-        job = owner.get(f"{BASE}/scans/{cfg['id']}/jobs/{r.json()['id']}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.5)
-
-
 def test_a_replay_up_to_now_finds_every_incident_and_nothing_unobserved(owner, project, db, inprocess, hook):
     from tripl_core.warehouse.clickhouse import opened_chdb_path
 
@@ -82,7 +45,7 @@ def test_a_replay_up_to_now_finds_every_incident_and_nothing_unobserved(owner, p
     opened = opened_chdb_path()
     host = f"chdb://{opened}" if opened else f"chdb://{SCRATCH / 'chdb'}"
     scenario.load_chdb(host, TABLE, scenario.make_rows(sc))
-    cfg, ev = setup_project(owner, host)
+    cfg, ev = scenario.setup_project(owner, host, TABLE)
     dest = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "trust",
                                                             "target_url": f"{hook.url}/trust"}).json()
     r = owner.post(f"{BASE}/alerts/destinations/{dest['id']}/rules", json={
@@ -90,7 +53,7 @@ def test_a_replay_up_to_now_finds_every_incident_and_nothing_unobserved(owner, p
         "include_release_regressions": True})
     assert r.status_code == 201, r.text
 
-    job = replay_to_now(owner, cfg, sc)
+    job = scenario.replay_to_now(owner, cfg, sc)
     assert job["status"] == "succeeded", job
     current = pd.Timestamp(sc.now.replace(minute=0, second=0, microsecond=0))
 
