@@ -94,6 +94,7 @@ def run(owner, host: str, slug: str, sc, hook, baseline: bool) -> dict:
         out["signals_unobserved"] = int((pd.to_datetime(signals["bucket"], utc=True) >= current).sum())
         signals["scope_ref"] = signals["scope_ref"].astype(str)
         false = scenario.false_volume(signals, sc)
+        out["dead_echoes"] = len(false) - len(scenario.false_volume(signals, sc, dead_event_id=ev["filter_toggle"]))
         out["false_volume"] = [f"{r.scope_type} {names.get(r.scope_ref, r.scope_ref if r.scope_type != 'project_total' else 'total')} "
                                f"{r.direction} {pd.Timestamp(r.since):%a %m-%d %H:%M} ×{r.bucket_count} "
                                f"(peak z {r.peak_z:.1f})" for r in false.itertuples()]
@@ -199,6 +200,7 @@ def main() -> None:
             ("alert items on unobserved hours", before["items_unobserved"], after["items_unobserved"]),
             ("volume signals", before["signals"], after["signals"]),
             ("false volume findings", len(before["false_volume"]), len(after["false_volume"])),
+            ("  of which drops of the dead event after it died", before["dead_echoes"], after["dead_echoes"]),
             ("alert items delivered", len(before["items"]), len(after["items"])),
             ("false alert items", sum(j == "FALSE" for j, _ in before["items"]),
              sum(j == "FALSE" for j, _ in after["items"])),

@@ -79,16 +79,17 @@ def make_rows(sc: Scenario, seed: int = 19) -> pd.DataFrame:
     frame = pd.concat(parts, ignore_index=True)
     frame = frame[frame["ts"] < pd.Timestamp(sc.now)].sort_values("ts", kind="stable").reset_index(drop=True)
     ts = frame["ts"]
-    n = len(frame)
-    platform = rng.choice(["ios", "android", "web"], size=n, p=[0.5, 0.35, 0.15])
     # releases: 1.0 from the start, 1.1 from T−12d, 1.2 from T−6d (1.2 never sends `search`)
-    u = rng.random(n)
+    u = rng.random(len(frame))
     age11 = (ts - pd.Timestamp(sc.at(-12))).dt.total_seconds().to_numpy() / 86400
     age12 = (ts - pd.Timestamp(sc.at(-6))).dt.total_seconds().to_numpy() / 86400
     p11 = np.where(age11 > 0, 0.9 * (1 - np.exp(-age11 / 1.5)), 0)
     p12 = np.where(age12 > 0, 0.9 * (1 - np.exp(-age12 / 1.5)), 0)
     version = np.where(u < p12, "1.2", np.where(u < p11, "1.1", "1.0"))
-    version = np.where((version == "1.2") & (frame["name"] == "search"), "1.1", version)
+    keep = ~((version == "1.2") & (frame["name"] == "search").to_numpy())  # 1.2 never sends `search`
+    frame, version, u, ts = frame[keep].reset_index(drop=True), version[keep], u[keep], ts[keep].reset_index(drop=True)
+    n = len(frame)
+    platform = rng.choice(["ios", "android", "web"], size=n, p=[0.5, 0.35, 0.15])
     load = np.round(np.exp(rng.normal(6.0, 0.6, n))).astype(int)
     price = np.round(np.exp(rng.normal(3.5, 0.4, n)) * np.where(ts >= pd.Timestamp(sc.at(-2)), 2.5, 1.0), 2)
     typed = (platform == "android") & (ts >= pd.Timestamp(sc.at(-3))).to_numpy()
@@ -114,13 +115,19 @@ def load_chdb(host: str, table: str, frame: pd.DataFrame) -> None:
     client.insert_df(table, frame.assign(ts=pd.to_datetime(frame["ts"], utc=True).dt.tz_convert(None)))
 
 
-def false_volume(signals: pd.DataFrame, sc: Scenario, slack: timedelta = timedelta(hours=3)) -> pd.DataFrame:
-    """Volume signals that overlap no injected incident (± slack): the false findings."""
+def false_volume(signals: pd.DataFrame, sc: Scenario, slack: timedelta = timedelta(hours=3),
+                 dead_event_id: str | None = None) -> pd.DataFrame:
+    """Volume signals that overlap no injected incident (± slack): the false findings. Drops of the dead event
+    itself after it died (the detector flags its empty peak hours until it learns the new level) belong to the
+    dead-event incident when `dead_event_id` is given."""
     since = pd.to_datetime(signals["since"], utc=True)
     last = pd.to_datetime(signals["bucket"], utc=True)
     true = pd.Series(False, index=signals.index)
     for a, b in sc.windows.values():
         true |= (since < pd.Timestamp(b + slack)) & (last >= pd.Timestamp(a - slack))
+    if dead_event_id is not None:
+        true |= ((signals["scope_ref"].astype(str) == dead_event_id) & (signals["direction"] == "drop")
+                 & (since >= pd.Timestamp(sc.at(-10))))
     return signals[~true]
 
 
