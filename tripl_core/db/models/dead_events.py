@@ -2,7 +2,7 @@
 
 One row per (scan config, event), id `uuid5("dead", config, event)`; `status` open while the event stays silent,
 closed once it sends again. Written by the scans (`tripl_core.scanning.deadness`), read by List Dead Events and
-alert dispatch (kind `dead_event`). Migration `0011_scantrust_dead_events`; see docs/findings.md.
+alert dispatch (kind `dead_event`). Migration `0012_scantrust_dead_events`; see docs/findings.md.
 """
 
 from __future__ import annotations

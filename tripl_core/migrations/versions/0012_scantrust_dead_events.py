@@ -1,7 +1,7 @@
 """dead events: regular events silent far longer than their usual gap (a finding; alertable as `dead_event`)
 
-Revision ID: 0011_scantrust_dead_events
-Revises: 0010_plan_search
+Revision ID: 0012_scantrust_dead_events
+Revises: 0011_alerts_outcomes
 Create Date: 2026-12-04 19:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0011_scantrust_dead_events'
-down_revision: str | Sequence[str] | None = '0010_plan_search'
+revision: str = '0012_scantrust_dead_events'
+down_revision: str | Sequence[str] | None = '0011_alerts_outcomes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
