@@ -7,7 +7,7 @@ import dagster as dg
 
 from tripl_pipelines.alerting import alert_dispatch
 from tripl_pipelines.assets import SCAN_ASSETS, scan_partition_job
-from tripl_pipelines.jobs import alert_dispatch_job, apply_event_groups_job
+from tripl_pipelines.jobs import alert_dispatch_job, apply_event_groups_job, scan_failed_alert_job
 from tripl_pipelines.resources import default_resources
 from tripl_pipelines.sensors import (
     apply_event_groups_queue,
@@ -23,7 +23,7 @@ from tripl_pipelines.sensors import (
 
 defs = dg.Definitions(
     assets=SCAN_ASSETS,
-    jobs=[scan_partition_job, apply_event_groups_job, alert_dispatch_job],
+    jobs=[scan_partition_job, apply_event_groups_job, alert_dispatch_job, scan_failed_alert_job],
     sensors=[register_scan_configs, scan_job_queue, apply_event_groups_queue, scan_run_finished, scan_run_failed, scan_run_canceled,
              scan_job_cancellation, scan_job_watchdog, scan_scheduler, alert_dispatch],
     resources=default_resources(),

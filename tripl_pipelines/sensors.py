@@ -29,7 +29,7 @@ from tripl_core.scanning import runner
 from tripl_core.settings import get_settings
 from tripl_core.warehouse import ScanInterval
 from tripl_pipelines.assets import SCAN_ASSETS
-from tripl_pipelines.jobs import apply_event_groups_job
+from tripl_pipelines.jobs import apply_event_groups_job, scan_failed_alert_job
 from tripl_pipelines.partitions import (
     FIRST_DAY,
     JOB_TAG,
@@ -147,10 +147,21 @@ def scan_run_finished(context: dg.RunStatusSensorContext, tripl_db: TriplDatabas
 
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=10,
+                       request_job=scan_failed_alert_job,
                        description="A scan run failed: its job fails with the failing step's message, the rest of "
-                                   "its backfill is cancelled, and a 'scan failed' alert goes to the project.")
-def scan_run_failed(context: dg.RunFailureSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
-    return _settle_run(context, tripl_db)
+                                   "its backfill is cancelled, and a scan_failed_alert run sends a 'scan failed' "
+                                   "item to the project's destinations (once per job: run_key).")
+def scan_run_failed(context: dg.RunFailureSensorContext, tripl_db: TriplDatabase
+                    ) -> dg.RunRequest | dg.SkipReason | None:
+    skipped = _settle_run(context, tripl_db)
+    job_id = context.dagster_run.tags.get(JOB_TAG)
+    if job_id is None:
+        return skipped
+    with tripl_db.session() as db:
+        job = db.get(ScanJob, uuid.UUID(job_id))
+        if job is None or job.status != ScanJobStatus.failed:
+            return skipped
+    return dg.RunRequest(run_key=f"scan-failed:{job_id}", tags={JOB_TAG: job_id})
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.CANCELED, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -26,6 +26,7 @@ from tripl_pipelines.sensors import (
     register_scan_configs,
     scan_job_cancellation,
     scan_job_queue,
+    scan_run_failed,
     scan_scheduler,
 )
 
@@ -202,17 +203,44 @@ def test_run_outcomes_settle_progress_then_success_with_totals(db, pg_scan, inst
     assert dagster_summary["days"] == dagster_summary["days_total"] == 3 and dagster_summary["signals"] >= 1
 
 
-def test_failed_run_fails_job_with_the_warehouse_message(db, pg_scan, instance):
+def test_failed_run_fails_job_with_the_warehouse_message(db, pg_scan, instance, owner):
+    from tests.alerting.helpers import FakeServer
+
+    hook = FakeServer()
+    r = owner.post("/api/v1/projects/shop-app/alerts/destinations", json={
+        "type": "webhook", "name": "ops hook", "target_url": f"{hook.url}/tripl"})
+    assert r.status_code == 201, r.text
     db.execute(text("UPDATE scan_configs SET base_query = 'SELECT * FROM missing_table' WHERE id = :i"),
                {"i": pg_scan["id"]})
     db.commit()
     job = _job(db, pg_scan, days=[LAST])
     scan_job_queue(_ctx(instance))
-    assert not _as_backfill_run(instance, job, LAST, raise_on_error=False).success
-    settle(instance, db, job)
+    result = _as_backfill_run(instance, job, LAST, raise_on_error=False)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE]
+    ctx = dg.build_run_status_sensor_context(
+        sensor_name="scan_run_failed", dagster_event=failure, dagster_instance=instance,
+        dagster_run=result.dagster_run, resources={"tripl_db": TriplDatabase()}).for_run_failure()
+    request = scan_run_failed(ctx)  # the run failure sensor settles the job and asks for the alert run
+    db.refresh(job)
     assert job.status == ScanJobStatus.failed
     assert 'relation "missing_table" does not exist' in job.error_message
     assert db.execute(text("SELECT count(*) FROM metric_points")).scalar() == 0
+    assert isinstance(request, dg.RunRequest) and request.run_key == f"scan-failed:{job.id}"
+
+    from tripl_pipelines.jobs import scan_failed_alert_job
+
+    try:
+        run = scan_failed_alert_job.execute_in_process(instance=instance, tags=request.tags,
+                                                       resources={"tripl_db": TriplDatabase()})
+        assert run.success and run.output_for_node("scan_failed_alert_op") == {"sent": 1, "failed": 0}
+        (sent,) = hook.requests
+        body = sent.json()
+        assert body["subject"].startswith("Scan failed: events postgres")
+        assert 'relation "missing_table" does not exist' in body["text"]
+        assert f"/ui/projects/shop-app/scan-jobs/{job.id}" in body["text"]
+    finally:
+        hook.close()
 
 
 def test_unknown_config_partition_fails_at_once_with_a_clear_message(db, pg_scan, instance):
