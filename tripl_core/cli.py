@@ -68,25 +68,24 @@ def _uvicorn_cmd(settings) -> list[str]:
 
 # The demo's alerts go to the local `tripl webhook-sink` on 127.0.0.1, and its warehouse lives on the app
 # database's server; the outbound policy (tripl_core/outbound.py) refuses loopback by default, so the demo's
-# processes allow exactly those addresses, not all of loopback.
-DEMO_WEBHOOK_SINK_CIDR = "127.0.0.1/32"
-
-
+# processes allow exactly those address:port pairs — not the rest of loopback (tripl's own API listens there).
 def _demo_outbound(database_url: str | None) -> list[str]:
-    """The webhook sink's address, and the app database server's when it is reached over TCP on loopback."""
+    """The webhook sink's address and port, and the app database server's when it is on loopback over TCP."""
     from sqlalchemy.engine import make_url
 
     from tripl_core import outbound
 
-    cidrs = [DEMO_WEBHOOK_SINK_CIDR]
-    host = make_url(database_url).host if database_url else None  # None: a Unix socket (the embedded server)
-    if host and not host.startswith("/"):
+    rules = [f"127.0.0.1:{get_settings().webhook_sink_port}"]
+    url = make_url(database_url) if database_url else None
+    host = url.host if url else None  # None: a Unix socket (the embedded server)
+    if url and host and not host.startswith("/"):
         try:
             addresses = outbound.resolve(host)
         except OSError:
             addresses = []
-        cidrs += [f"{ip}/{ip.max_prefixlen}" for ip in addresses if ip.is_loopback]
-    return list(dict.fromkeys(cidrs))
+        port = url.port or 5432
+        rules += [f"{ip}:{port}" if ip.version == 4 else f"[{ip}]:{port}" for ip in addresses if ip.is_loopback]
+    return list(dict.fromkeys(rules))
 
 
 def _allow_demo_outbound(env: MutableMapping[str, str], database_url: str | None = None) -> None:

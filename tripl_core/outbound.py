@@ -8,7 +8,8 @@ loopback. The policy, applied to every resolved address:
 1. always refused: link-local and metadata addresses (169.254.0.0/16, fe80::/10, 100.100.100.200,
    fd00:ec2::254), unspecified (0.0.0.0/8, ::) and multicast/broadcast — no setting re-opens them;
 2. refused: anything in `TRIPL_OUTBOUND_DENY` (comma-separated CIDRs);
-3. allowed: anything in `TRIPL_OUTBOUND_ALLOW` (this is how loopback is opened, e.g. `127.0.0.1/32`);
+3. allowed: anything in `TRIPL_OUTBOUND_ALLOW` (this is how loopback is opened, e.g. `127.0.0.1/32`, or only
+   one port of it: `127.0.0.1:8787`);
 4. refused: loopback (127.0.0.0/8, ::1) — tripl's own API and database listen there;
 5. allowed: everything else, private ranges included (warehouses usually live there).
 
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from tripl_core.errors import Invalid
-from tripl_core.settings import Settings, get_settings
+from tripl_core.settings import Settings, get_settings, parse_address_rules
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -48,6 +49,7 @@ ALWAYS_REFUSED: tuple[tuple[Network, str], ...] = tuple(
         ("ff00::/8", "a multicast address"),
         ("255.255.255.255/32", "a broadcast address"),
     ))
+DEFAULT_PORTS = {"http": 80, "https": 443}
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
@@ -56,46 +58,50 @@ class OutboundRefused(httpx.TransportError):
     failed connection) that is not a network error: retrying cannot help."""
 
 
-def parse_cidrs(value: str | Iterable[str] | None) -> tuple[Network, ...]:
-    """`"10.0.0.0/8, 127.0.0.1"` → networks; a bare address is its /32 (/128). Raises ValueError naming the
-    entry that is not a CIDR."""
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    out: list[Network] = []
-    for item in (i.strip() for i in items):
-        if not item:
-            continue
-        try:
-            out.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or CIDR range (e.g. 127.0.0.1/32, 10.0.0.0/8)") from None
-    return tuple(out)
+Rule = tuple[Network, int | None]  # a range, and the one port it is limited to (None: every port)
+
+
+def parse_cidrs(value: str | Iterable[str] | None) -> tuple[Rule, ...]:
+    """`"10.0.0.0/8, 127.0.0.1:8787"` → rules; a bare address is its /32 (/128); `addr:port` (`[v6]:port`)
+    limits the rule to that port. Raises ValueError naming the entry that is neither."""
+    text = value if isinstance(value, str) else ",".join(value or [])
+    return tuple(parse_address_rules(text))
+
+
+def _matches(ip: IPAddress, port: int | None, rules: tuple[Rule, ...], unknown_port: bool) -> bool:
+    """`unknown_port`: whether a port-limited rule matches when the port is not known yet (a host saved before
+    its port); every call knows its port."""
+    return any(ip.version == net.version and ip in net and (only is None or only == port
+                                                            or (port is None and unknown_port))
+               for net, only in rules)
 
 
 @dataclass(frozen=True)
 class Policy:
-    allow: tuple[Network, ...] = ()
-    deny: tuple[Network, ...] = ()
+    allow: tuple[Rule, ...] = ()
+    deny: tuple[Rule, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings | Any | None = None) -> Policy:
         s = settings or get_settings()
         return cls(parse_cidrs(getattr(s, "outbound_allow", "")), parse_cidrs(getattr(s, "outbound_deny", "")))
 
-    def refusal(self, address: IPAddress | str) -> str | None:
-        """Why `address` may not be connected to, or None when it may."""
+    def refusal(self, address: IPAddress | str, port: int | None = None) -> str | None:
+        """Why `address` (on `port`, when known) may not be connected to, or None when it may."""
         ip = ipaddress.ip_address(address) if isinstance(address, str) else address
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
         for net, why in ALWAYS_REFUSED:
             if ip.version == net.version and ip in net:
                 return f"{ip} is {why}; tripl never connects there"
-        if any(ip.version == n.version and ip in n for n in self.deny):
+        if _matches(ip, port, self.deny, unknown_port=False):
             return f"{ip} is in TRIPL_OUTBOUND_DENY"
-        if any(ip.version == n.version and ip in n for n in self.allow):
+        if _matches(ip, port, self.allow, unknown_port=True):
             return None
         if any(ip.version == n.version and ip in n for n in LOOPBACK):
+            where = f"{ip}:{port}" if port and ip.version == 4 else (f"[{ip}]:{port}" if port else str(ip))
             return (f"{ip} is a loopback address (this host); an operator can allow it with TRIPL_OUTBOUND_ALLOW "
-                    f"(e.g. {ip}/{ip.max_prefixlen})")
+                    f"(e.g. {where})")
         return None
 
 
@@ -128,7 +134,7 @@ def check_host(host: str, port: int | None = None, settings: Settings | Any | No
     policy = policy or Policy.from_settings(settings)
     addresses = resolve(host, port)
     for ip in addresses:
-        reason = policy.refusal(ip)
+        reason = policy.refusal(ip, port)
         if reason:
             named = "" if _literal(host) is not None else f"{host} resolves to "
             raise OutboundRefused(f"outbound call refused: {named}{reason}")
@@ -140,7 +146,7 @@ def check_url(url: str, settings: Settings | Any | None = None) -> list[IPAddres
     parts = urlsplit(url)
     if not parts.hostname:
         raise OutboundRefused("outbound call refused: the URL has no host")
-    return check_host(parts.hostname, parts.port, settings)
+    return check_host(parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme), settings)
 
 
 def validate_url(field: str | list[str], url: str | None, settings: Settings | Any | None = None) -> None:
@@ -156,12 +162,13 @@ def validate_url(field: str | list[str], url: str | None, settings: Settings | A
         return
 
 
-def validate_host(field: str | list[str], host: str | None, settings: Settings | Any | None = None) -> None:
-    """`validate_url` for a bare host name (warehouses)."""
+def validate_host(field: str | list[str], host: str | None, settings: Settings | Any | None = None,
+                  port: int | None = None) -> None:
+    """`validate_url` for a bare host name (warehouses, SMTP)."""
     if not host:
         return
     try:
-        check_host(host, None, settings)
+        check_host(host, port, settings)
     except OutboundRefused as exc:
         raise Invalid(field, str(exc)) from None
     except (OSError, ValueError, UnicodeError):
@@ -178,7 +185,8 @@ class GuardedTransport(httpx.HTTPTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         try:
-            addresses = check_host(host, request.url.port, policy=self.policy)
+            addresses = check_host(host, request.url.port or DEFAULT_PORTS.get(request.url.scheme),
+                                   policy=self.policy)
         except OSError as exc:
             raise httpx.ConnectError(f"cannot resolve {host}: {exc}", request=request) from None
         except OutboundRefused as exc:

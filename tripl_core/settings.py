@@ -6,6 +6,7 @@ time through the settings API are layered on top of these in `tripl_core.service
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -28,6 +29,30 @@ ALERT_PROMPT = (
     "You explain data-quality alerts about analytics events to product and data teams. In 2-4 sentences, say what "
     "changed, the likely cause and what to check first. Be factual; do not speculate beyond the data given."
 )
+
+
+def parse_address_rules(value: str) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]]:
+    """`TRIPL_OUTBOUND_ALLOW`/`_DENY` entries: a CIDR or an address, optionally with one port —
+    `10.0.0.0/8`, `127.0.0.1`, `127.0.0.1:8787`, `[::1]:8787`. Raises ValueError naming the bad entry."""
+    rules = []
+    for item in (i.strip() for i in value.split(",")):
+        if not item:
+            continue
+        net, port = item, None
+        if item.startswith("["):  # [v6 address or range]:port
+            net, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or None
+        elif item.count(":") == 1:  # v4 address or range:port
+            net, port = item.split(":")
+        try:
+            number = int(port) if port is not None else None
+            if number is not None and not 0 < number < 65536:
+                raise ValueError
+            rules.append((ipaddress.ip_network(net, strict=False), number))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR range, optionally with a port "
+                             "(e.g. 127.0.0.1/32, 10.0.0.0/8, 127.0.0.1:8787, [::1]:8787)") from None
+    return rules
 
 
 class Settings(BaseSettings):
@@ -152,14 +177,7 @@ class Settings(BaseSettings):
     @classmethod
     def _cidrs(cls, value: str) -> str:
         """A typo must stop the start, not silently open or close the network."""
-        import ipaddress
-
-        for item in (i.strip() for i in value.split(",")):
-            if item:
-                try:
-                    ipaddress.ip_network(item, strict=False)
-                except ValueError:
-                    raise ValueError(f"{item!r} is not an IP address or CIDR range (e.g. 127.0.0.1/32)") from None
+        parse_address_rules(value)
         return value
 
     @property

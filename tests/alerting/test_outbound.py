@@ -228,20 +228,36 @@ def test_smtp_host_is_checked_when_saved_and_before_sending(owner, settings, def
     assert not result.ok and not result.retryable and "loopback" in result.error, result.error
 
 
-def test_the_demo_allows_only_what_it_needs():
+def test_the_demo_allows_only_what_it_needs(monkeypatch):
     from tripl_core.cli import _allow_demo_outbound
 
+    monkeypatch.setenv("TRIPL_WEBHOOK_SINK_PORT", "18787")
+    reset_settings_cache()
     env = {"TRIPL_OUTBOUND_ALLOW": "10.0.0.0/8"}
     _allow_demo_outbound(env)
     _allow_demo_outbound(env)  # idempotent
-    assert env["TRIPL_OUTBOUND_ALLOW"] == "10.0.0.0/8,127.0.0.1/32"  # the webhook sink
+    assert env["TRIPL_OUTBOUND_ALLOW"] == "10.0.0.0/8,127.0.0.1:18787"  # the webhook sink, nothing else
     embedded: dict[str, str] = {}  # the embedded app database is a Unix socket: nothing more
     _allow_demo_outbound(embedded, "postgresql+psycopg://tripl@/tripl?host=/tmp/tripl-pg")
     policy = outbound.Policy(allow=outbound.parse_cidrs(embedded["TRIPL_OUTBOUND_ALLOW"]))
-    assert policy.refusal("127.0.0.1") is None and policy.refusal("127.0.0.2") and policy.refusal("::1")
+    assert policy.refusal("127.0.0.1", 18787) is None
+    assert policy.refusal("127.0.0.1", 8000) and policy.refusal("127.0.0.2", 18787) and policy.refusal("::1", 18787)
     tcp: dict[str, str] = {}  # an app database on loopback over TCP hosts the demo warehouse too
-    _allow_demo_outbound(tcp, "postgresql://u:p@127.0.0.2:5432/tripl")
-    assert tcp["TRIPL_OUTBOUND_ALLOW"] == "127.0.0.1/32,127.0.0.2/32"
+    _allow_demo_outbound(tcp, "postgresql://u:p@127.0.0.2:5433/tripl")
+    assert tcp["TRIPL_OUTBOUND_ALLOW"] == "127.0.0.1:18787,127.0.0.2:5433"
     remote: dict[str, str] = {}
     _allow_demo_outbound(remote, "postgresql://u:p@10.1.2.3:5432/tripl")
-    assert remote["TRIPL_OUTBOUND_ALLOW"] == "127.0.0.1/32"
+    assert remote["TRIPL_OUTBOUND_ALLOW"] == "127.0.0.1:18787"
+    reset_settings_cache()
+
+
+def test_rules_limited_to_one_port():
+    policy = outbound.Policy(allow=outbound.parse_cidrs("127.0.0.1:8787, [::1]:9000"),
+                             deny=outbound.parse_cidrs("10.0.0.5:22"))
+    assert policy.refusal("127.0.0.1", 8787) is None and policy.refusal("::1", 9000) is None
+    assert "127.0.0.1:8000" in policy.refusal("127.0.0.1", 8000)  # tripl's own API: still refused
+    assert policy.refusal("127.0.0.1") is None  # saved before its port is known: checked again at each call
+    assert policy.refusal("10.0.0.5", 22) and policy.refusal("10.0.0.5", 5432) is None
+    with pytest.raises(ValueError, match="optionally with a port"):
+        outbound.parse_cidrs("127.0.0.1:99999")
+    assert Settings(outbound_allow="127.0.0.1:8787,[::1]:8787,10.0.0.0/8").outbound_allow

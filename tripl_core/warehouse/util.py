@@ -46,7 +46,8 @@ def network_hosts(config: ConnectionConfig) -> list[tuple[str, int | None]]:
     if config.db_type == DBType.bigquery:
         endpoint = (config.extra_params or {}).get("api_endpoint")
         parts = urlsplit(endpoint) if isinstance(endpoint, str) else None
-        return [(parts.hostname, parts.port)] if parts and parts.hostname else []
+        port = (parts.port or outbound.DEFAULT_PORTS.get(parts.scheme)) if parts else None
+        return [(parts.hostname, port)] if parts and parts.hostname else []
     hosts = [h.strip() for h in config.host.split(",")] if config.db_type == DBType.postgres else [config.host]
     return [(h, config.port) for h in hosts if h and not h.startswith("/")]
 
