@@ -9,11 +9,12 @@ import pkgutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from tripl_api import console, errors, routers
 from tripl_api.browser import BrowserSafety
+from tripl_api.strict import strict_inputs
 from tripl_core import __version__
 
 log = logging.getLogger("tripl.api")
@@ -74,6 +75,8 @@ def create_app() -> FastAPI:
         description="Analytics tracking plan service",
         openapi_tags=[{"name": n, "description": d} for n, d in TAGS],
         lifespan=_lifespan,
+        # No `false` integers, no `0.5` date-times, in any operation's query or body (tripl_api/strict.py).
+        dependencies=[Depends(strict_inputs)],
     )
     errors.install(app)
     app.add_middleware(BrowserSafety)  # same-origin check of cookie-authenticated mutations, security headers

@@ -10,11 +10,18 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tripl_core.errors import DomainError, Invalid, TooManyRequests
 
 log = logging.getLogger("tripl.api")
+
+# The app database being away (restarting, failing over, out of connections) is a temporary state of the service,
+# not a bug in the request: 503 with a JSON body and a hint when to retry, never a 500. The pool pings connections
+# before use (tripl_core/db/session.py), so the first request after the database is back gets a fresh connection.
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+DATABASE_RETRY_AFTER = "5"
 
 
 def _finite(value: Any) -> Any:
@@ -48,6 +55,16 @@ def install(app: FastAPI) -> None:
         # A safety net: services check uniqueness first, but a race can still hit the constraint.
         log.info("integrity error: %s", exc.orig)
         return JSONResponse(status_code=409, content={"detail": "Conflicts with existing data."})
+
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", getattr(exc, "orig", None) or exc)
+        return JSONResponse(status_code=503, content={"detail": DATABASE_UNAVAILABLE},
+                            headers={"Retry-After": DATABASE_RETRY_AFTER})
+
+    # OperationalError covers refused connections, a server shutting down or starting up, and connections it
+    # closed mid-transaction (the transaction was not committed: the client was not told it was).
+    for exc_type in (OperationalError, InterfaceError, DisconnectionError, PoolTimeout):
+        app.add_exception_handler(exc_type, database_unavailable)
 
     @app.exception_handler(DataError)
     async def data_error(_: Request, exc: DataError) -> JSONResponse:
