@@ -142,6 +142,8 @@ def test_every_injected_incident_is_a_finding_in_the_api(db, owner, database_url
     for line, url in urls:
         r = owner.get(url)
         assert r.status_code == 200, (line, url, r.text)
+    consoled = {line.split(":", 1)[0] for line, url in urls if url.startswith("/ui/projects/demo/")}
+    assert {"spike", "drop", "dead"} <= consoled, consoled  # pages with a chart and actions, not JSON
     summary = load.where_to_look(db, demo, spec, use_dagster=False)
     assert "Dagster UI" not in summary
     assert f"webhook {sink_url}" in summary and f"{P}/alerts/deliveries" in summary and "/alerts/inbox" in summary

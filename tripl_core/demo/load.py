@@ -30,6 +30,7 @@ from tripl_core.alerting import dispatch as alert_dispatch
 from tripl_core.alerting import rules as alert_rules
 from tripl_core.db.models.alerting import AlertDestination, AlertRule
 from tripl_core.db.models.auth import User, UserRole
+from tripl_core.db.models.findings import ReleaseRegression, SchemaDrift, ShadowEventCandidate
 from tripl_core.db.models.plan import Event, EventType
 from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanState
@@ -302,6 +303,14 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _finding_url(db: Session, demo: DemoSetup, base: str, kind: str, model: Any, column: Any,
+                 value: Any) -> str | None:
+    """The console page of the newest finding of `model` whose `column` is `value` (None until a scan made one)."""
+    row = db.scalar(select(model.id).where(model.project_id == demo.project.id, column == value)
+                    .order_by(model.created_at.desc()).limit(1))
+    return links.finding_page(base, demo.project.slug, kind, row) if row is not None else None
+
+
 def incident_urls(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, base: str) -> list[tuple[str, str]]:
     """(incident line, API URL showing its finding) for every injected incident."""
     p = f"{base}/api/v1/projects/{demo.project.slug}"
@@ -315,15 +324,20 @@ def incident_urls(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, base: 
             url = (f"{links.event_page(base, demo.project.slug, events[inc.subject])}"
                    f"?time_from={_iso(inc.since - hour * 48)}&time_to={_iso(inc.until + hour * 24)}")
         elif key == "shadow":
-            url = f"{p}/reconciliation/shadow-events"
+            url = _finding_url(db, demo, base, "shadow_event", ShadowEventCandidate, ShadowEventCandidate.name,
+                               inc.subject) or f"{p}/reconciliation/shadow-events"
         elif key == "dead":
-            url = f"{p}/reconciliation/dead-events?days=3"
+            url = (links.finding_page(base, demo.project.slug, "dead_event", events[inc.subject])
+                   if inc.subject in events else f"{p}/reconciliation/dead-events?days=3")
         elif key in ("type_change", "new_field") and inc.event_type in cfg:
-            url = f"{p}/event-types/{cfg[inc.event_type].event_type_id}/drifts"
+            url = _finding_url(db, demo, base, "schema_drift", SchemaDrift, SchemaDrift.field_name, inc.subject) \
+                or f"{p}/event-types/{cfg[inc.event_type].event_type_id}/drifts"
         elif key == "distribution" and "commerce" in cfg:
             url = f"{p}/distribution-drifts?scope_type=event_type&scope_ref={cfg['commerce'].event_type_id}"
         elif key == "regression" and inc.event_type in cfg:
-            url = f"{p}/scans/{cfg[inc.event_type].id}/release-regressions"
+            url = (_finding_url(db, demo, base, "release_regression", ReleaseRegression, ReleaseRegression.scope_ref,
+                                events.get(inc.subject)) if inc.subject in events else None) \
+                or f"{p}/scans/{cfg[inc.event_type].id}/release-regressions"
         else:
             continue  # the demo plan was edited and lost what this incident needs
         line = f"{inc.kind}: {inc.event_type}/{inc.subject} since {inc.since:%Y-%m-%d %H:%M} UTC → {inc.finding}"
