@@ -181,7 +181,7 @@ def main() -> None:
         print(f"scan_trust: {len(rows):,} rows, {scenario.DAYS} days ending {sc.now:%Y-%m-%d %H:%M} UTC "
               f"(load {_common.load_average()})")
         hook = FakeServer()
-        client = TestClient(create_app())
+        client = TestClient(create_app(), headers={"origin": "http://testserver"})  # same-site, as a browser
         r = client.post("/api/v1/auth/register", json={"email": "owner@example.com", "password": "correct-horse-1",
                                                         "name": "Owner"})
         assert r.status_code == 201, r.text
