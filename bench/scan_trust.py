@@ -63,8 +63,10 @@ def run(owner, host: str, slug: str, sc, hook, baseline: bool) -> dict:
     cfg, ev = scenario.setup_project(owner, host, TABLE, slug)
     names = {v: k for k, v in ev.items()}
     base = f"/api/v1/projects/{slug}"
-    dest = owner.post(f"{base}/alerts/destinations", json={"type": "webhook", "name": "trust",
-                                                            "target_url": f"{hook.url}/{slug}"}).json()
+    r = owner.post(f"{base}/alerts/destinations", json={"type": "webhook", "name": "trust",
+                                                         "target_url": f"{hook.url}/{slug}"})
+    assert r.status_code == 201, r.text
+    dest = r.json()
     owner.post(f"{base}/alerts/destinations/{dest['id']}/rules", json={
         "name": "Everything", "include_schema_drifts": True, "include_distribution_drifts": True,
         "include_release_regressions": True})
@@ -167,6 +169,7 @@ def describe(item: dict) -> str:
 
 def main() -> None:
     os.environ["TRIPL_SCAN_EXECUTOR"] = "inprocess"
+    os.environ.setdefault("TRIPL_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128")  # the local webhook sink
     with _common.bench_database("scan-trust-") as (tmp, _url):
         from fastapi.testclient import TestClient
 
