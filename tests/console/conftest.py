@@ -115,7 +115,7 @@ def scene(owner, db: Session, plan: dict, seed: Seed, sink_url: str) -> Scene:  
                                   status=ShadowStatus.new)
     job = ScanJob(project_id=pid, scan_config_id=cfg.id, kind=ScanJobKind.replay, status=ScanJobStatus.running,
                   time_from=T0, time_to=end, trigger="api", dagster_run_ids=["d3adbeef-0000-4000-8000-000000000001"],
-                  started_at=datetime.now(UTC))
+                  started_at=datetime.now(UTC), result_summary={"days": 1, "days_total": 2})
     seed.add(drift, dist, reg, shadow, job)
     # one real delivery, so the signal has an inbox incident (what an editor marks as a false positive)
     user = db.get(User, uuid.UUID(owner.user["id"]))

@@ -61,7 +61,7 @@ def test_every_linked_page_renders(owner, scene):
         links.finding_page(base, "shop-app", "shadow_event", scene.ids["shadow"]): "chekout_v2",
         links.finding_page(base, "shop-app", "dead_event", scene.ids["dead"]): "never seen",
         links.event_page(base, "shop-app", scene.ids["event"]): "Breakdowns",
-        links.scan_job_page(base, "shop-app", scene.ids["job"]): "day runs launched",
+        links.scan_job_page(base, "shop-app", scene.ids["job"]): "1 of 2 days scanned",
         links.inbox_page(base, "shop-app"): "Alert inbox",
     }
     for url, text in pages.items():

@@ -77,6 +77,8 @@ def job_view(job: ScanJob, config_name: str) -> dict[str, Any]:
     runs = len(job.dagster_run_ids or [])
     if job.status.is_final:
         progress = "finished" if job.status.value == "succeeded" else job.status.value
+    elif isinstance(summary.get("days_total"), int) and summary["days_total"] > 0:  # the pipelines keep count
+        progress = f"{summary.get('days', 0)} of {summary['days_total']} days scanned"
     elif days:
         progress = f"{runs} of {days} day runs launched"
     else:
