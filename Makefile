@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install lint bench clean
+.PHONY: up test install lint bench clean fuzz
 
 # Quiet: `make up` should open with tripl's own addresses, not pip's chatter (the log keeps it; shown on failure).
 $(STAMP): pyproject.toml
@@ -27,6 +27,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# Deep property runs over the whole API (schemathesis; derandomized, so the same inputs every run): no 5xx, no
+# undocumented status, every body as documented. EXAMPLES per operation and mode (CI's run uses a small budget).
+fuzz: $(STAMP)
+	TRIPL_PROPERTY_EXAMPLES=$${EXAMPLES:-40} $(BIN)/python -m pytest -p no:xdist --timeout 0 -q \
+		tests/api/test_openapi_properties.py tests/api/test_demo_properties.py \
+		tests/pipelines/test_properties.py tests/plan_extras/test_properties.py
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done

@@ -86,4 +86,15 @@ def create_app() -> FastAPI:
         if router is not None:
             app.include_router(router)
     console.install(app)  # /ui/ and `/`: HTML pages outside the reference tags and /openapi.json
+    generate = app.openapi
+    documented: list[dict] = []
+
+    def openapi() -> dict:
+        """FastAPI's document plus the error statuses every operation can answer (tripl_api/errors.py)."""
+        if not documented:
+            documented.append(errors.document_error_responses(app.openapi_schema or generate()))
+            app.openapi_schema = documented[0]
+        return documented[0]
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -7,6 +7,7 @@ removed `Node._nodeid`), so the operations are driven with their strategies dire
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -15,8 +16,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
+from schemathesis.specs.openapi.checks import status_code_conformance
 
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# No 5xx; every answered status is documented; every documented body matches its schema and content type.
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance]
+# Requests sent per status, over the process (figures for docs/development.md; `-s` shows each run's summary).
+TALLY: Counter[int] = Counter()
 
 
 def operations(app) -> list[Any]:
@@ -42,7 +47,12 @@ def _check(op: Any, mode: GenerationMode, headers: dict[str, str], examples: int
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(case=op.as_strategy(mode, path_parameters=path_parameters))
     def check(case) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        try:
+            response = case.call_and_validate(headers=headers, checks=CHECKS)
+            TALLY[response.status_code] += 1
+        except BaseException as exc:  # a failing check: still one request sent
+            TALLY[getattr(getattr(exc, "response", None), "status_code", 0)] += 1
+            raise
         after(op)
 
     check()
@@ -54,6 +64,8 @@ def failures(ops: Iterable[Any], headers: dict[str, str], examples: int,
     """Run `examples` valid and `examples` invalid requests per operation (path parameters from `pinned`, `after`
     called after each request); returns one report per failing operation and mode."""
     out = []
+    before = sum(TALLY.values())
+    ops = list(ops)
     for op in ops:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
@@ -65,4 +77,6 @@ def failures(ops: Iterable[Any], headers: dict[str, str], examples: int,
                 example = "\n".join(getattr(exc, "__notes__", []))  # Hypothesis' falsifying example
                 out.append(f"[{mode.value}] {op.method.upper()} {op.path}: {type(exc).__name__}: "
                            f"{str(exc)[:1500]}\n{example[:1500]}")
+    print(f"property run: {len(ops)} operations, {sum(TALLY.values()) - before} requests, {len(out)} failing "
+          f"operation/mode pairs; statuses so far {dict(sorted(TALLY.items()))}")
     return out
