@@ -36,7 +36,7 @@ class VolumeSettings:
     """
 
     baseline_window_buckets: int = 8064
-    min_history_buckets: int = 96
+    min_history_buckets: int | None = None
     sigma_threshold: float = 5.0
     min_expected_count: float = 10.0
     min_consecutive: int = 1
@@ -45,7 +45,8 @@ class VolumeSettings:
     def __post_init__(self) -> None:
         checks = (
             ("baseline_window_buckets", self.baseline_window_buckets >= 1, "must be at least 1"),
-            ("min_history_buckets", self.min_history_buckets >= 0, "must not be negative"),
+            ("min_history_buckets", self.min_history_buckets is None or self.min_history_buckets >= 0,
+             "must not be negative"),
             ("sigma_threshold", self.sigma_threshold > 0, "must be greater than 0"),
             ("min_expected_count", self.min_expected_count >= 0, "must not be negative"),
             ("min_consecutive", self.min_consecutive >= 1, "must be at least 1"),
@@ -57,6 +58,9 @@ class VolumeSettings:
 
 
 DEFAULTS = VolumeSettings()
+# What a project's settings row starts with: a week of the default 15-minute scan interval (the library default,
+# None, means "a week of whatever interval the series has"; a settings row needs a number).
+PROJECT_MIN_HISTORY_BUCKETS = 672
 _FIELDS = {f.name: f for f in dataclasses.fields(VolumeSettings)}
 _INTS = {"baseline_window_buckets", "min_history_buckets", "min_consecutive"}
 

@@ -24,7 +24,7 @@ from tripl_core.detection.engine import score_matrix
 from tripl_core.errors import Invalid
 
 COLUMNS = ("expected", "lower", "upper", "z", "is_anomaly", "direction")
-_CHUNK = 256  # rows per engine call in the batch path: keeps working arrays in cache, feeds both cores
+_CHUNK = 2048  # wider matrices are split in two halves, one per core (numpy releases the GIL in its kernels)
 _DIRECTIONS = np.array([None, "spike", "drop"], dtype=object)
 
 SettingsLike = VolumeSettings | Mapping[str, Any] | Any | None
@@ -69,15 +69,27 @@ def _values(frame: pd.DataFrame | pd.Series, field: str) -> pd.DataFrame | pd.Se
     return values
 
 
-def _matrix_result(x: np.ndarray, step: pd.Timedelta, settings: VolumeSettings) -> dict[str, np.ndarray]:
-    """Run the engine over row chunks on two threads (numpy releases the GIL in its kernels)."""
+MONDAY = pd.Timestamp("1970-01-05")  # weekly phases are counted from a Monday 00:00 UTC
+
+
+def _phase(index: pd.DatetimeIndex) -> float:
+    """Seconds from the Monday 00:00 UTC before the first bucket (naive timestamps are UTC)."""
+    first = index[0].tz_convert("UTC").tz_localize(None) if index.tz is not None else index[0]
+    return float((first - MONDAY) / pd.Timedelta(seconds=1)) % (7 * 86_400)
+
+
+def _matrix_result(x: np.ndarray, step: pd.Timedelta, settings: VolumeSettings,
+                   index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Run the engine on a (buckets × series) matrix, in column chunks on two threads when it is wide."""
     seconds = step.total_seconds()
-    if x.shape[0] <= _CHUNK:
-        return score_matrix(x, seconds, settings)
-    chunks = [x[i : i + _CHUNK] for i in range(0, x.shape[0], _CHUNK)]
+    phase = _phase(index) if len(index) else 0.0
+    if x.shape[1] <= _CHUNK:
+        return score_matrix(x, seconds, settings, phase)
+    half = (x.shape[1] + 1) // 2
+    chunks = [np.ascontiguousarray(x[:, i : i + half]) for i in range(0, x.shape[1], half)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = list(pool.map(lambda c: score_matrix(c, seconds, settings), chunks))
-    return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        parts = list(pool.map(lambda c: score_matrix(c, seconds, settings, phase), chunks))
+    return {key: np.concatenate([p[key] for p in parts], axis=1) for key in parts[0]}
 
 
 def score_series(counts: pd.Series, settings: SettingsLike = None) -> pd.DataFrame:
@@ -86,12 +98,12 @@ def score_series(counts: pd.Series, settings: SettingsLike = None) -> pd.DataFra
     step = _interval(counts.index, "counts")
     values = _values(counts, "counts")
     grid = _grid(counts.index, step, "counts")
-    x = values.reindex(grid, fill_value=0.0).to_numpy()[None, :]
-    res = _matrix_result(x, step, cfg) if len(grid) else {k: np.empty((1, 0)) for k in COLUMNS}
+    x = values.reindex(grid, fill_value=0.0).to_numpy()[:, None]
+    res = _matrix_result(x, step, cfg, grid) if len(grid) else {k: np.empty((0, 1)) for k in COLUMNS}
     pos = grid.get_indexer(counts.index) if len(grid) else np.empty(0, dtype=np.intp)
-    out = pd.DataFrame({k: res[k][0, pos] for k in ("expected", "lower", "upper", "z")}, index=counts.index)
-    out["is_anomaly"] = res["is_anomaly"][0, pos].astype(bool)
-    out["direction"] = pd.Series(_DIRECTIONS[res["direction"][0, pos].astype(np.intp)], index=counts.index,
+    out = pd.DataFrame({k: res[k][pos, 0] for k in ("expected", "lower", "upper", "z")}, index=counts.index)
+    out["is_anomaly"] = res["is_anomaly"][pos, 0].astype(bool)
+    out["direction"] = pd.Series(_DIRECTIONS[res["direction"][pos, 0].astype(np.intp)], index=counts.index,
                                  dtype=object)
     return out
 
@@ -109,18 +121,18 @@ def score_frame(frame: pd.DataFrame, settings: SettingsLike = None) -> dict[str,
     grid = _grid(frame.index, step, "frame")
     regular = len(grid) == len(frame.index)
     values = frame if regular else frame.reindex(grid, fill_value=0.0)
-    try:  # one conversion straight to the engine's float32 (series × buckets) layout
-        x = np.ascontiguousarray(values.to_numpy(dtype=np.float32).T)
+    try:  # one conversion straight to the engine's float32 (buckets × series) layout
+        x = np.ascontiguousarray(values.to_numpy(dtype=np.float32))
     except (TypeError, ValueError) as exc:
         raise Invalid("frame", "counts must be numeric.") from exc
     if (x < 0).any():
         raise Invalid("frame", "counts must not be negative.")
-    res = _matrix_result(x, step, cfg)
+    res = _matrix_result(x, step, cfg, grid)
     pos = None if regular else grid.get_indexer(frame.index)
     out = {}
     for key in COLUMNS:
-        data = res[key] if pos is None else res[key][:, pos]
-        out[key] = pd.DataFrame(data.T, index=frame.index, columns=frame.columns, copy=False)
+        data = res[key] if pos is None else res[key][pos]
+        out[key] = pd.DataFrame(data, index=frame.index, columns=frame.columns, copy=False)
     return out
 
 
