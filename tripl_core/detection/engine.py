@@ -167,10 +167,23 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
     block_end = (seconds + float(interval_seconds)) // lay.unit != seconds // lay.unit
     winsor_cap = F(SCALE_CAP * sigma * sigma)
 
+    first_sum = np.zeros((lay.daily_phases, n), dtype=np.float64)  # the first day, per phase (initialisation)
+    first_cnt = np.zeros((lay.daily_phases, n), dtype=np.float64)
     for t in range(T):
         xt = x[t]
         known = known_all[t]
         pd_, pw = phase_d[t], phase_w[t]
+        if t == lay.per_day and lay.daily_phases > 1:
+            # a full day seen: start the level and the daily profile from it (before, both were guesses, and a
+            # guess averaged into the profiles would linger for weeks); the weekly profile starts from here too
+            cnt = first_cnt.sum(axis=0)
+            level = (first_sum.sum(axis=0) / np.maximum(cnt, 1.0)).astype(F)
+            seen_phase = first_cnt > 0
+            phase_mean = np.where(seen_phase, first_sum / np.maximum(first_cnt, 1.0), level)
+            daily = ((phase_mean + 0.5) / (level + 0.5)).astype(F)
+            daily /= np.maximum(daily.mean(axis=0), F(1e-6))
+            daily_seen[:] = lay.per_phase
+            weekly_seen[:] = 0
         if day_start[t] and daily_seen.min() > 0:  # keep the profiles' mean at 1: the level is the mean count
             m = daily.mean(axis=0)
             m = np.where(m > 0, m, F(1.0))
@@ -262,7 +275,10 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
         a_d = F(max(lay.daily_rate, 1.0 / (daily_seen[pd_] + 1.0)))
         daily[pd_] = np.where(learn, daily[pd_] + a_d * (ratio_l - daily[pd_]), daily[pd_])
         daily_seen[pd_] += 1
-        if lay.weekly_phases:
+        if t < lay.per_day:
+            first_sum[pd_] += np.where(known, xt, 0.0)
+            first_cnt[pd_] += known
+        elif lay.weekly_phases:
             a_w = F(max(lay.weekly_rate, 1.0 / (weekly_seen[pw] + 1.0)))
             weekly[pw] = np.where(learn, weekly[pw] + a_w * (ratio_l - weekly[pw]), weekly[pw])
             weekly_seen[pw] += 1
