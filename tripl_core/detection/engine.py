@@ -41,7 +41,7 @@ FAST_HALF_LIFE = 2 * 3600  # the level an episode is tracked with (and re-learni
 NOISE_HALF_LIFE = 3 * DAY  # the spread is a property of the series: learned over days
 DAILY_RATE = 0.2  # per day: the hour-of-day profile averages about the last five days
 WEEKLY_RATE = 0.3  # per week: the hour-of-week profile averages about the last three weeks
-WEEKLY_TRUST = 3.0  # weeks after which the weekly profile gets 3/4 of the weight (w / (w + 1))
+WEEKLY_PRIOR = 0.0  # the daily profile counts as this many weeks of the weekly one: w / (w + prior)
 CUSUM_K = 0.2  # CUSUM reference value, in units of sigma: drifts below it never accumulate
 CUSUM_H = 2.0  # CUSUM decision interval, in units of sigma
 CALM_SECONDS = 3600  # an episode ends after an hour (at least two buckets) back inside the band
@@ -145,10 +145,10 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
     week_start = np.r_[False, np.diff((seconds // WEEK).astype(np.int64)) != 0]
 
     # state (one entry per series; profiles are phases × series so a phase's row is contiguous)
-    level = np.zeros(n, dtype=F)
-    seen = np.zeros(n, dtype=F)  # known buckets learned so far (warm-up averaging of the level)
-    daily = np.ones((lay.daily_phases, n), dtype=F)
-    weekly = np.ones((max(lay.weekly_phases, 1), n), dtype=F)
+    level = np.ones(n, dtype=F)  # the current level as a ratio to the seasonal profile (1 = as usual)
+    daily = np.zeros((lay.daily_phases, n), dtype=F)  # expected count per hour of the day
+    weekly = np.zeros((max(lay.weekly_phases, 1), n), dtype=F)  # expected count per hour of the week
+    daily_mean = np.ones(n, dtype=F)
     daily_seen = np.zeros(lay.daily_phases)
     weekly_seen = np.zeros(max(lay.weekly_phases, 1))
     spread = np.full(n, F(0.1))  # mean relative excess over Poisson
@@ -173,29 +173,27 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
         xt = x[t]
         known = known_all[t]
         pd_, pw = phase_d[t], phase_w[t]
-        if t == lay.per_day and lay.daily_phases > 1:
+        if t == lay.per_day:
             # a full day seen: start the level and the daily profile from it (before, both were guesses, and a
             # guess averaged into the profiles would linger for weeks); the weekly profile starts from here too
-            cnt = first_cnt.sum(axis=0)
-            level = (first_sum.sum(axis=0) / np.maximum(cnt, 1.0)).astype(F)
-            seen_phase = first_cnt > 0
-            phase_mean = np.where(seen_phase, first_sum / np.maximum(first_cnt, 1.0), level)
-            daily = ((phase_mean + 0.5) / (level + 0.5)).astype(F)
-            daily /= np.maximum(daily.mean(axis=0), F(1e-6))
+            mean = first_sum.sum(axis=0) / np.maximum(first_cnt.sum(axis=0), 1.0)
+            daily = np.where(first_cnt > 0, first_sum / np.maximum(first_cnt, 1.0), mean).astype(F)
             daily_seen[:] = lay.per_phase
             weekly_seen[:] = 0
-        if day_start[t] and daily_seen.min() > 0:  # keep the profiles' mean at 1: the level is the mean count
-            m = daily.mean(axis=0)
-            m = np.where(m > 0, m, F(1.0))
-            daily /= m
-        if week_start[t] and lay.weekly_phases and weekly_seen.min() > 0:
-            m = weekly.mean(axis=0)
-            m = np.where(m > 0, m, F(1.0))
-            weekly /= m
-        s = daily[pd_]
-        weeks = weekly_seen[pw] / lay.per_phase if lay.weekly_phases else 0.0
+            if lay.weekly_phases:  # the first day is also the first sample of its weekdays' hours
+                first_phases = np.unique(phase_w[: lay.per_day])
+                weekly[first_phases] = daily[first_phases % lay.daily_phases]
+                weekly_seen[first_phases] = lay.per_phase
+            daily_mean = np.maximum(daily.mean(axis=0), F(0.5))
+        if day_start[t]:  # weighs the level's updates (a residual of n events moves the level by n / daily mean)
+            daily_mean = np.maximum(daily.mean(axis=0), F(0.5))
+        if t < lay.per_day:  # the first day: the running mean is all there is
+            s = (first_sum.sum(axis=0) / np.maximum(first_cnt.sum(axis=0), 1.0)).astype(F)
+        else:
+            s = daily[pd_]
+        weeks = weekly_seen[pw] / lay.per_phase if lay.weekly_phases and t >= lay.per_day else 0.0
         if weeks >= 1:
-            trust = F(min(weeks, WEEKLY_TRUST) / (min(weeks, WEEKLY_TRUST) + 1.0))
+            trust = F(weeks / (weeks + WEEKLY_PRIOR))
             s = trust * weekly[pw] + (F(1.0) - trust) * s
         mu = level * s
         q = np.maximum(F(1.25) * spread, floor)
@@ -237,7 +235,7 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
             out_side = signed > k_ref
             calm = np.where(open_ & known, np.where(out_side, 0, calm + 1), calm)
             ep_len = np.where(open_ & known, ep_len + 1, ep_len)
-            ratio = xs / np.maximum(s, F(1e-3))
+            ratio = xs / np.maximum(s, F(0.5))
             fast = np.where(open_ & known, fast + F(lay.fast_rate) * (ratio - fast), fast)
             reverse = open_ & known & (signed < -sigma)
             close = open_ & ((calm >= lay.calm) | reverse)
@@ -265,22 +263,21 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
             xl = np.clip(xs, lo, hi)
         else:
             xl = xs
-        rate = np.maximum(F(lay.level_rate), F(1.0) / (seen + F(1.0)))
-        rate = np.where(relearn > 0, np.maximum(rate, F(lay.fast_rate)), rate)
+        if t >= lay.per_day and (weeks >= 1 or not lay.weekly_phases):
+            # the level learns only where the weekly profile exists: in the first week a weekend the daily
+            # profile cannot foresee is not a change of level (and would depress the next Monday)
+            rate = np.where(relearn > 0, F(lay.fast_rate), F(lay.level_rate))
+            level = np.where(learn, np.maximum(level + rate * (xl - mu) / daily_mean, F(0.0)), level)
         relearn = np.maximum(relearn - 1, 0)
-        level = np.where(learn, np.maximum(level + rate * (xl - mu), F(0.0)), level)
-        seen += learn
-        base = level + F(0.5)
-        ratio_l = (xl + F(0.5) * s) / base
         a_d = F(max(lay.daily_rate, 1.0 / (daily_seen[pd_] + 1.0)))
-        daily[pd_] = np.where(learn, daily[pd_] + a_d * (ratio_l - daily[pd_]), daily[pd_])
+        daily[pd_] = np.where(learn, daily[pd_] + a_d * (xl - daily[pd_]), daily[pd_])
         daily_seen[pd_] += 1
         if t < lay.per_day:
             first_sum[pd_] += np.where(known, xt, 0.0)
             first_cnt[pd_] += known
         elif lay.weekly_phases:
             a_w = F(max(lay.weekly_rate, 1.0 / (weekly_seen[pw] + 1.0)))
-            weekly[pw] = np.where(learn, weekly[pw] + a_w * (ratio_l - weekly[pw]), weekly[pw])
+            weekly[pw] = np.where(learn, weekly[pw] + a_w * (xl - weekly[pw]), weekly[pw])
             weekly_seen[pw] += 1
         if t >= lay.per_day:  # the noise is learned once a daily profile exists (before, misfit is not noise)
             a_n = F(max(lay.noise_rate, 1.0 / (noise_seen + 1.0)))
