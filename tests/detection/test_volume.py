@@ -36,6 +36,12 @@ def stabilised(x: float, q: float) -> float:
     return 2 / q * np.arcsinh(q * np.sqrt(x + 0.375))
 
 
+def episode_starts(out: pd.DataFrame) -> list[int]:
+    """Positions where an alert episode starts (a flagged bucket after an unflagged one)."""
+    flags = out["is_anomaly"].to_numpy()
+    return list(np.flatnonzero(flags & ~np.r_[False, flags[:-1]]))
+
+
 def test_output_shape_and_columns():
     s = series(np.full(300, 100.0))
     out = score_series(s)
@@ -49,7 +55,9 @@ def test_spike_is_found_with_hand_checked_numbers():
     values = np.full(300, 100.0)
     values[250] = 300.0
     out = score_series(series(values))
-    assert out["is_anomaly"].tolist().count(True) == 1
+    assert episode_starts(out) == [250], "one episode, starting at the spike"
+    assert out["is_anomaly"].iloc[250:252].all() and not out["is_anomaly"].iloc[252:].any(), (
+        "the episode stays open until the series has been back inside the band for an hour (two buckets)")
     row = out.iloc[250]
     assert row["is_anomaly"] and row["direction"] == "spike"
     # constant history: expected is exactly the level, the spread is the 5 % floor (no excess noise at all)
@@ -65,7 +73,8 @@ def test_outage_is_a_drop():
     out = score_series(series(values))
     assert out["is_anomaly"].iloc[260:266].all()
     assert set(out["direction"].iloc[260:266]) == {"drop"}
-    assert not out["is_anomaly"].iloc[266:].any(), "the recovery is not a spike: the outage was not learned"
+    assert episode_starts(out) == [260], "the recovery is not a spike: the outage was not learned"
+    assert not out["is_anomaly"].iloc[268:].any(), "closed after an hour back inside the band"
 
 
 def test_daily_peaks_are_not_anomalies():
@@ -115,8 +124,8 @@ def test_anomalies_do_not_pollute_the_baseline():
     spoiled[24 * 14 + 10 : 24 * 14 + 14] = 8000.0  # a 10× burst for four hours
     a, b = score_series(series(clean)), score_series(series(spoiled))
     assert b["is_anomaly"].iloc[24 * 14 + 10 : 24 * 14 + 14].all()
+    assert episode_starts(b) == [24 * 14 + 10], "one episode; the return to normal is not a drop"
     after = slice(24 * 14 + 14, None)
-    assert not b["is_anomaly"].iloc[after].any()
     # the burst did not move the baseline: half a day later (and the same hours the next days) expectations are
     # what they would have been without it (within the noise of which day a median picks); in between, the level may lift by less than the burst's own 10×
     settled = slice(24 * 14 + 24, None)
@@ -309,7 +318,8 @@ def test_long_outage_on_a_seasonal_series_is_flagged_throughout_and_recovery_is_
     values[start : start + 40] = 0.0  # 3h20 without events
     out = score_series(series(values, freq="5min"))
     assert out["is_anomaly"].iloc[start : start + 40].all()
-    assert not out["is_anomaly"].iloc[start + 40 :].any()
+    assert episode_starts(out) == [start], "one episode; the recovery is not a spike"
+    assert not out["is_anomaly"].iloc[start + 40 + 12 :].any(), "closed within an hour back inside the band"
 
 
 def test_a_stray_timestamp_is_rejected_not_expanded():

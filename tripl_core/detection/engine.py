@@ -177,7 +177,9 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
             # a full day seen: start the level and the daily profile from it (before, both were guesses, and a
             # guess averaged into the profiles would linger for weeks); the weekly profile starts from here too
             mean = first_sum.sum(axis=0) / np.maximum(first_cnt.sum(axis=0), 1.0)
-            daily = np.where(first_cnt > 0, first_sum / np.maximum(first_cnt, 1.0), mean).astype(F)
+            daily = np.where(first_cnt > 0, first_sum / np.maximum(first_cnt, 1.0), mean)
+            # one sample per hour: a burst on the first day would be expected every day for weeks; cap it
+            daily = np.minimum(daily, 3.0 * np.percentile(daily, 75, axis=0) + 10.0).astype(F)
             daily_seen[:] = lay.per_phase
             weekly_seen[:] = 0
             if lay.weekly_phases:  # the first day is also the first sample of its weekdays' hours
