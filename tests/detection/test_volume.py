@@ -327,3 +327,66 @@ def test_a_stray_timestamp_is_rejected_not_expanded():
     with pytest.raises(Invalid) as err:
         score_series(pd.Series([1.0, 2.0, 3.0], index=index))
     assert err.value.loc[-1] == "counts"
+
+
+@pytest.mark.parametrize("freq,per_day", [("1h", 24), ("15min", 96), ("5min", 288)])
+@pytest.mark.parametrize("level", [3.0, 200.0, 20_000.0])
+def test_four_weeks_of_weekly_seasonality_without_incident_raise_nothing(freq, per_day, level):
+    """Issue 19 item 3: a quiet Saturday morning and the Saturday → Monday step are normal, at every interval."""
+    rng = np.random.default_rng(int(level) + per_day)
+    n = per_day * 28
+    weekend = np.where((np.arange(n) // per_day) % 7 >= 5, 0.4, 1.0)  # 2026-01-05 is a Monday
+    out = score_series(series(rng.poisson(level * daily_shape(n, per_day) * weekend), freq=freq))
+    assert not out["is_anomaly"].any()
+    # the expectation knows the weekend: last Saturday's midday is expected at ~0.4× a weekday's
+    saturday = out["expected"].iloc[per_day * 26 + per_day // 2]
+    weekday = out["expected"].iloc[per_day * 22 + per_day // 2]
+    if level >= 200:
+        assert saturday / weekday == pytest.approx(0.4, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.zeros(24 * 30),  # flat at zero
+        np.full(24 * 30, 7.0),  # constant, small
+        np.full(24 * 30, 123_456.0),  # constant, large
+        np.random.default_rng(11).poisson(4.0, 24 * 30),  # Poisson noise only
+        np.random.default_rng(12).poisson(900.0, 24 * 30),
+        np.random.default_rng(13).negative_binomial(5, 5 / (5 + 300.0), 24 * 30),  # over-dispersed noise only
+    ],
+    ids=["zeros", "constant-small", "constant-large", "poisson-4", "poisson-900", "negbin-300"],
+)
+def test_flat_constant_and_noise_only_series_raise_no_episode(values):
+    for freq in ("1h", "5min"):
+        out = score_series(series(values, freq=freq))
+        assert episode_starts(out) == [], freq
+
+
+def test_online_prefixes_at_five_minutes_with_an_open_episode_and_a_level_shift():
+    """The flag, expected value and band of bucket t depend only on buckets ≤ t, whatever the recursion's state:
+    cuts inside an open episode, inside a lasting shift being learned, and on a DST-free week boundary."""
+    rng = np.random.default_rng(14)
+    per_day = 288
+    n = per_day * 10
+    lam = 50 * daily_shape(n, per_day)
+    lam[per_day * 8 :] *= 2.5  # a lasting shift
+    values = rng.poisson(lam).astype(float)
+    values[per_day * 7 + 100 : per_day * 7 + 130] *= 6  # a burst
+    full = score_series(series(values, freq="5min"))
+    assert full["is_anomaly"].iloc[per_day * 7 + 100 : per_day * 7 + 130].all()
+    for cut in (per_day * 7 + 110, per_day * 7 + 140, per_day * 8 + 5, per_day * 8 + 200, per_day * 9):
+        part = score_series(series(values[:cut], freq="5min"))
+        pd.testing.assert_frame_equal(part, full.iloc[:cut])
+
+
+def test_a_lasting_level_shift_becomes_the_new_normal_within_a_day():
+    rng = np.random.default_rng(15)
+    per_day = 24
+    lam = 400 * daily_shape(per_day * 28, per_day)
+    shift = per_day * 16 + 9
+    lam[shift:] *= 0.45
+    out = score_series(series(rng.poisson(lam)))
+    assert episode_starts(out) == [shift]
+    assert not out["is_anomaly"].iloc[shift + per_day + 2 :].any()
+    np.testing.assert_allclose(out["expected"].iloc[-per_day:], lam[-per_day:], rtol=0.2)
