@@ -12,7 +12,7 @@ from tests.findings.conftest import BASE, STEP, T0
 from tripl_core.db.base import utcnow
 from tripl_core.db.models.findings import DriftType, SchemaDrift, ShadowEventCandidate
 from tripl_core.db.models.metrics import ObservedName
-from tripl_core.detection.config import DEFAULTS
+from tripl_core.detection.config import PROJECT_DEFAULTS as DEFAULTS
 
 
 def _drift(seed, plan, field, kind, observed=None, declared=None, **kw):

@@ -20,7 +20,7 @@ from tests.pipelines.data import LAST
 from tests.pipelines.helpers import replay, rows
 from tripl_core.db.models.scans import ProjectAnomalySettings, ScanState
 from tripl_core.db.models.sources import ScanConfig
-from tripl_core.detection.config import DEFAULTS
+from tripl_core.detection.config import PROJECT_DEFAULTS as DEFAULTS
 from tripl_core.scanning import passes
 
 DAY = LAST  # any day works: the rows below are written for it

@@ -58,9 +58,10 @@ class VolumeSettings:
 
 
 DEFAULTS = VolumeSettings()
-# What a project's settings row starts with: a week of the default 15-minute scan interval (the library default,
-# None, means "a week of whatever interval the series has"; a settings row needs a number).
-PROJECT_MIN_HISTORY_BUCKETS = 672
+# What a project's settings row starts with. The library's default warm-up (None) is "one week of whatever interval
+# the series has"; a settings row needs a number, so a project starts with a week of the default 15-minute scan
+# interval (672 buckets). Everything else is as in DEFAULTS.
+PROJECT_DEFAULTS = VolumeSettings(min_history_buckets=672)
 _FIELDS = {f.name: f for f in dataclasses.fields(VolumeSettings)}
 _INTS = {"baseline_window_buckets", "min_history_buckets", "min_consecutive"}
 

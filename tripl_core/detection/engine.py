@@ -25,9 +25,11 @@ Model of a count x_t (see docs/detection.md for the reasoning):
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from tripl_core.detection.config import VolumeSettings
 
@@ -49,6 +51,8 @@ PERSIST_SECONDS = DAY  # an episode this long is a lasting level shift: learned 
 OUTAGE_SHARE = 0.1  # a "new level" below this share of the old one is an outage, never the new normal
 WINSOR = 0.5  # outside episodes, values are learned winsorised at ± this share of sigma
 MIN_SPREAD = 1e-3
+BAND_MAX = 1e30  # the band's upper edge is capped (a float32 and JSON can hold it)
+PARALLEL_MIN_SERIES = 512  # from this many series, two threads
 EXCESS_CAP = 1.0  # one bucket's relative excess over Poisson counts at most this much towards the spread
 SCALE_CAP = 4.0  # one bucket's squared residual counts at most (this × sigma)² towards the scale
 
@@ -85,6 +89,8 @@ def layout_for(interval_seconds: float, settings: VolumeSettings) -> Layout:
     per_day = max(int(round(DAY / interval)), 1)
     per_week = max(int(round(WEEK / interval)), 1)
     warm = settings.min_history_buckets
+    # baseline_window_buckets bounds the memory: exponential forgetting whose mean age fits in the window
+    window = max(settings.baseline_window_buckets, 1)
     return Layout(
         unit=unit,
         per_phase=per_phase,
@@ -93,24 +99,240 @@ def layout_for(interval_seconds: float, settings: VolumeSettings) -> Layout:
         per_day=per_day,
         level_rate=_rate(LEVEL_HALF_LIFE, interval),
         fast_rate=_rate(FAST_HALF_LIFE, interval),
-        noise_rate=_rate(NOISE_HALF_LIFE, interval),
-        daily_rate=DAILY_RATE / per_phase,
-        weekly_rate=WEEKLY_RATE / per_phase,
+        noise_rate=max(_rate(NOISE_HALF_LIFE, interval), min(1.0, 1.0 / window)),
+        daily_rate=min(1.0, max(DAILY_RATE, per_day / window)) / per_phase,
+        weekly_rate=min(1.0, max(WEEKLY_RATE, per_week / window)) / per_phase,
         calm=max(2, math.ceil(CALM_SECONDS / interval)),
         persist=max(3, math.ceil(PERSIST_SECONDS / interval)),
         warm_up=per_week if warm is None else int(warm),
     )
 
 
-def _stabilise(x: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Variance-stabilising transform of a count with variance μ + (qμ)² (negative binomial): unit variance."""
-    return (F(2.0) / q) * np.arcsinh(q * np.sqrt(np.maximum(x, F(0.0)) + F(0.375)))
+@njit(cache=True, nogil=True, fastmath=False)
+def _g(x: float, q: float) -> float:
+    """Variance-stabilising transform of a count with variance μ + (qμ)² (negative binomial): unit variance.
+
+    (2/q)·asinh(q·√(x+3/8)) is Anscombe's 2√(x+3/8) for small counts and log(x)/q for large ones.
+    """
+    u = q * math.sqrt(max(x, 0.0) + 0.375)
+    return (2.0 / q) * math.log(u + math.sqrt(u * u + 1.0))
 
 
-def _unstabilise(y: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Inverse of `_stabilise` (clipped at zero)."""
-    root = np.sinh(np.maximum(y, F(0.0)) * q * F(0.5)) / q
-    return np.maximum(root * root - F(0.375), F(0.0))
+@njit(cache=True, nogil=True, fastmath=False)
+def _g_inverse(y: float, q: float) -> float:
+    """Inverse of `_g`, clipped at zero and at BAND_MAX."""
+    arg = min(max(y, 0.0) * q * 0.5, 80.0)
+    root = math.sinh(arg) / q
+    return min(max(root * root - 0.375, 0.0), BAND_MAX)
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _edge(e: float, q: float) -> float:
+    """g⁻¹ of (2/q)·log(e) for e ≥ 1: sinh(log e) = (e − 1/e)/2."""
+    root = 0.5 * (e - 1.0 / e) / q
+    return min(max(root * root - 0.375, 0.0), BAND_MAX)
+
+
+@njit(cache=True, nogil=True, fastmath=False)
+def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
+         expected, lower, upper, zout, anomaly, direction):  # pragma: no cover - compiled
+    """The model, one series (row of x) at a time, for rows first … last-1. See the module docstring."""
+    T = x.shape[1]
+    n_daily, n_weekly, per_phase, per_day, calm_n, persist, warm_up, min_consec = (
+        p_int[0], p_int[1], p_int[2], p_int[3], p_int[4], p_int[5], p_int[6], p_int[7])
+    level_rate, fast_rate, noise_rate, daily_rate, weekly_rate = p_f[0], p_f[1], p_f[2], p_f[3], p_f[4]
+    sigma, k_ref, h_dec, floor, mec = p_f[5], p_f[6], p_f[7], p_f[8], p_f[9]
+    winsor, excess_cap, winsor_cap, outage_share, weekly_prior = p_f[10], p_f[11], p_f[12], p_f[13], p_f[14]
+    w_len = max(n_weekly, 1)
+    daily = np.zeros(n_daily)
+    weekly = np.zeros(w_len)
+    d_seen = np.zeros(n_daily)
+    w_seen = np.zeros(w_len)
+    first_sum = np.zeros(n_daily)
+    first_cnt = np.zeros(n_daily)
+    for j in range(first, last):
+        daily[:] = 0.0
+        weekly[:] = 0.0
+        d_seen[:] = 0.0
+        w_seen[:] = 0.0
+        first_sum[:] = 0.0
+        first_cnt[:] = 0.0
+        level = 1.0  # the level as a ratio to the seasonal profile (1 = as usual)
+        daily_mean = 1.0
+        run_sum = 0.0
+        run_cnt = 0.0
+        spread = 0.1  # mean relative excess over Poisson
+        scale2 = 1.0  # winsorised mean square of the residual on the stabilised scale
+        noise_seen = 0.0
+        cus_up = 0.0
+        cus_down = 0.0
+        episode = 0
+        ep_len = 0
+        calm = 0
+        fast = 0.0
+        relearn = 0
+        blk_sum = 0.0
+        blk_cnt = 0.0
+        blk_scale2 = 1.0
+        zb_raw = 0.0
+        zb = 0.0
+        run = 0
+        for t in range(T):
+            xt = x[j, t]
+            known = not math.isnan(xt)
+            pdx = phase_d[t]
+            pwx = phase_w[t]
+            if t == per_day:
+                # a full day seen: the daily profile starts from it (one sample per hour, so a burst is capped),
+                # and it is also the first sample of its weekdays' hours in the weekly profile
+                mean = first_sum.sum() / max(first_cnt.sum(), 1.0)
+                for i in range(n_daily):
+                    daily[i] = first_sum[i] / first_cnt[i] if first_cnt[i] > 0 else mean
+                cap = 3.0 * np.percentile(daily, 75.0) + 10.0
+                for i in range(n_daily):
+                    daily[i] = min(daily[i], cap)
+                    d_seen[i] = per_phase
+                if n_weekly > 0:
+                    w_seen[:] = 0.0
+                    for tt in range(per_day):
+                        weekly[phase_w[tt]] = daily[phase_d[tt]]
+                        w_seen[phase_w[tt]] = per_phase
+                daily_mean = max(daily.mean(), 0.5)
+            if day_start[t] and t > per_day:
+                daily_mean = max(daily.mean(), 0.5)
+            # the first day: the running mean is all there is
+            s = run_sum / max(run_cnt, 1.0) if t < per_day else daily[pdx]
+            weeks = w_seen[pwx] / per_phase if (n_weekly > 0 and t >= per_day) else 0.0
+            if weeks >= 1.0:
+                trust = weeks / (weeks + weekly_prior)
+                s = trust * weekly[pwx] + (1.0 - trust) * s
+            mu = level * s
+            q = max(1.25 * spread, floor)
+            scale = math.sqrt(max(scale2, 1.0))
+            # g(μ) = (2/q)·log(e_c) with e_c = u + √(u²+1), u = q·√(μ+3/8): the band's edges g⁻¹(g(μ) ± w)
+            # then need one exp (of the width) instead of two sinh — this is the hot loop
+            u = q * math.sqrt(max(mu, 0.0) + 0.375)
+            e_c = u + math.sqrt(u * u + 1.0)
+            centre = (2.0 / q) * math.log(e_c)
+            xs = xt if known else mu
+            gx = _g(xs, q)
+            raw = gx - centre
+            z = raw / scale
+            width = sigma * scale
+            e_w = math.exp(min(width * q * 0.5, 80.0))
+            expected[j, t] = mu
+            lower[j, t] = _edge(e_c / e_w, q) if e_c > e_w else 0.0
+            upper[j, t] = _edge(e_c * e_w, q)
+            zout[j, t] = z if known else np.nan
+
+            judged = t >= warm_up and t > 0
+            gate = known and (mec <= 0.0 or max(mu, xs) >= mec)
+            # --- episodes
+            is_open = episode != 0
+            # the sustained-shift test runs on blocks (an hour below 1h buckets): residuals of neighbouring
+            # 5-minute buckets are correlated, so their sum is standardised by its own learned scale, not by √m
+            if known:
+                blk_sum += raw
+                blk_cnt += 1.0
+            blk_has = blk_cnt > 0
+            if block_end[t]:
+                zb_raw = blk_sum / math.sqrt(max(blk_cnt, 1.0))
+                zb = zb_raw / math.sqrt(max(blk_scale2, 1.0))
+            flagged = False
+            if judged:
+                strong = abs(z) > sigma
+                if block_end[t] and (not is_open) and gate and relearn == 0 and blk_has:
+                    cus_up = max(cus_up + zb - k_ref, 0.0)
+                    cus_down = max(cus_down - zb - k_ref, 0.0)
+                if is_open or relearn > 0:
+                    cus_up = 0.0
+                    cus_down = 0.0
+                start = (not is_open) and gate and (strong or cus_up > h_dec or cus_down > h_dec)
+                up = z > 0 if strong else cus_up > h_dec
+                new_dir = 1 if up else -1
+                signed = episode * z
+                ratio = xs / max(s, 0.5)
+                close = False
+                if is_open and known:
+                    calm = 0 if signed > k_ref else calm + 1
+                    ep_len += 1
+                    fast += fast_rate * (ratio - fast)
+                    reverse = signed < -sigma
+                    close = calm >= calm_n or reverse
+                    if not close and ep_len >= persist and fast >= outage_share * level:
+                        # a lasting level shift: the episode's level becomes the new normal
+                        level = fast
+                        relearn = persist
+                        close = True
+                    if reverse and gate:
+                        start = True
+                if close:
+                    episode = 0
+                    ep_len = 0
+                    calm = 0
+                if start:
+                    episode = new_dir
+                    ep_len = 1
+                    calm = 0
+                    cus_up = 0.0
+                    cus_down = 0.0
+                    fast = ratio
+                flagged = episode != 0 and known
+            if flagged:
+                run += 1
+            else:
+                run = 0
+            if flagged and run >= min_consec:
+                anomaly[j, t] = True
+                direction[j, t] = episode
+
+            # --- learning (not inside an episode; values winsorised so sub-threshold oddities teach little)
+            learn = known and episode == 0
+            xl = xs
+            if judged:
+                g_lo = centre - winsor * width
+                g_hi = centre + winsor * width
+                if gx < g_lo:
+                    xl = _g_inverse(g_lo, q)
+                elif gx > g_hi:
+                    xl = _g_inverse(g_hi, q)
+            if learn and t >= per_day and (weeks >= 1.0 or n_weekly == 0):
+                # the level learns only where the weekly profile exists: in the first week a weekend the daily
+                # profile cannot foresee is not a change of level (and would depress the next Monday)
+                rate = fast_rate if relearn > 0 else level_rate
+                level = max(level + rate * (xl - mu) / daily_mean, 0.0)
+            relearn = max(relearn - 1, 0)
+            a_d = max(daily_rate, 1.0 / (d_seen[pdx] + 1.0))
+            if learn:
+                daily[pdx] += a_d * (xl - daily[pdx])
+            d_seen[pdx] += 1.0
+            if t < per_day:
+                if known:
+                    first_sum[pdx] += xt
+                    first_cnt[pdx] += 1.0
+                    run_sum += xt
+                    run_cnt += 1.0
+            elif n_weekly > 0:
+                a_w = max(weekly_rate, 1.0 / (w_seen[pwx] + 1.0))
+                if learn:
+                    weekly[pwx] += a_w * (xl - weekly[pwx])
+                w_seen[pwx] += 1.0
+            if t >= per_day:  # the noise is learned once a daily profile exists (before, misfit is not noise)
+                a_n = max(noise_rate, 1.0 / (noise_seen + 1.0))
+                if learn:
+                    excess = (abs(xl - mu) - 0.8 * math.sqrt(mu)) / (mu + 1.0)
+                    spread += a_n * (min(max(excess, 0.0), excess_cap) - spread)
+                # the tail: every known bucket counts (winsorised), an episode only with its first hour — how
+                # big bursts get is part of the series' noise, how long one lasts is not
+                if known and (episode == 0 or ep_len <= calm_n):
+                    scale2 += a_n * (min(raw * raw, winsor_cap) - scale2)
+                if block_end[t] and learn and blk_has:
+                    a_b = min(1.0, a_n * per_phase)
+                    blk_scale2 += a_b * (min(zb_raw * zb_raw, winsor_cap) - blk_scale2)
+                noise_seen += 1.0
+            if block_end[t]:
+                blk_sum = 0.0
+                blk_cnt = 0.0
 
 
 def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSettings,
@@ -119,194 +341,38 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
 
     `phase_seconds` is the first bucket's offset from a Monday 00:00 UTC (so the weekly profile knows weekdays).
     Returns (buckets × series) arrays: expected, lower, upper, z (float32), is_anomaly (bool), direction (int8:
-    1 spike, -1 drop, 0 none).
+    1 spike, -1 drop, 0 none). Series run on two threads (the compiled kernel releases the GIL).
     """
     x = np.asarray(counts, dtype=F)
     if x.ndim != 2:
         raise ValueError("counts must be a 2-D (buckets × series) matrix")
     T, n = x.shape
-    out = {k: np.zeros((T, n), dtype=F) for k in ("expected", "lower", "upper", "z")}
-    anomaly = np.zeros((T, n), dtype=bool)
-    direction = np.zeros((T, n), dtype=np.int8)
-    if T == 0 or n == 0:
-        return {**out, "is_anomaly": anomaly, "direction": direction}
-    lay = layout_for(interval_seconds, settings)
-    sigma = F(settings.sigma_threshold)
-    k_ref, h_dec = F(CUSUM_K) * sigma, F(CUSUM_H) * sigma
-    floor = F(max(settings.relative_floor, MIN_SPREAD))
-    mec = F(settings.min_expected_count)
-    known_all = np.isfinite(x)
-    all_known = bool(known_all.all())
-
-    seconds = float(phase_seconds) + np.arange(T) * float(interval_seconds)
-    phase_w = ((seconds % WEEK) // lay.unit).astype(np.intp)
-    phase_d = phase_w % lay.daily_phases
-    day_start = np.r_[False, np.diff((seconds // DAY).astype(np.int64)) != 0]
-    week_start = np.r_[False, np.diff((seconds // WEEK).astype(np.int64)) != 0]
-
-    # state (one entry per series; profiles are phases × series so a phase's row is contiguous)
-    level = np.ones(n, dtype=F)  # the current level as a ratio to the seasonal profile (1 = as usual)
-    daily = np.zeros((lay.daily_phases, n), dtype=F)  # expected count per hour of the day
-    weekly = np.zeros((max(lay.weekly_phases, 1), n), dtype=F)  # expected count per hour of the week
-    daily_mean = np.ones(n, dtype=F)
-    daily_seen = np.zeros(lay.daily_phases)
-    weekly_seen = np.zeros(max(lay.weekly_phases, 1))
-    spread = np.full(n, F(0.1))  # mean relative excess over Poisson
-    scale2 = np.ones(n, dtype=F)  # winsorised mean square of the residual on the stabilised scale
-    noise_seen = 0.0
-    cus_up = np.zeros(n, dtype=F)
-    cus_down = np.zeros(n, dtype=F)
-    episode = np.zeros(n, dtype=np.int8)
-    ep_len = np.zeros(n, dtype=np.int32)
-    calm = np.zeros(n, dtype=np.int32)
-    fast = np.zeros(n, dtype=F)
-    relearn = np.zeros(n, dtype=np.int32)
-    blk_sum = np.zeros(n, dtype=F)
-    blk_cnt = np.zeros(n, dtype=F)
-    blk_scale2 = np.ones(n, dtype=F)
-    block_end = (seconds + float(interval_seconds)) // lay.unit != seconds // lay.unit
-    winsor_cap = F(SCALE_CAP * sigma * sigma)
-
-    first_sum = np.zeros((lay.daily_phases, n), dtype=np.float64)  # the first day, per phase (initialisation)
-    first_cnt = np.zeros((lay.daily_phases, n), dtype=np.float64)
-    for t in range(T):
-        xt = x[t]
-        known = known_all[t]
-        pd_, pw = phase_d[t], phase_w[t]
-        if t == lay.per_day:
-            # a full day seen: start the level and the daily profile from it (before, both were guesses, and a
-            # guess averaged into the profiles would linger for weeks); the weekly profile starts from here too
-            mean = first_sum.sum(axis=0) / np.maximum(first_cnt.sum(axis=0), 1.0)
-            daily = np.where(first_cnt > 0, first_sum / np.maximum(first_cnt, 1.0), mean)
-            # one sample per hour: a burst on the first day would be expected every day for weeks; cap it
-            daily = np.minimum(daily, 3.0 * np.percentile(daily, 75, axis=0) + 10.0).astype(F)
-            daily_seen[:] = lay.per_phase
-            weekly_seen[:] = 0
-            if lay.weekly_phases:  # the first day is also the first sample of its weekdays' hours
-                first_phases = np.unique(phase_w[: lay.per_day])
-                weekly[first_phases] = daily[first_phases % lay.daily_phases]
-                weekly_seen[first_phases] = lay.per_phase
-            daily_mean = np.maximum(daily.mean(axis=0), F(0.5))
-        if day_start[t]:  # weighs the level's updates (a residual of n events moves the level by n / daily mean)
-            daily_mean = np.maximum(daily.mean(axis=0), F(0.5))
-        if t < lay.per_day:  # the first day: the running mean is all there is
-            s = (first_sum.sum(axis=0) / np.maximum(first_cnt.sum(axis=0), 1.0)).astype(F)
+    rows = np.ascontiguousarray(x.T)  # one series per row: the kernel walks each series in order
+    out = {k: np.zeros((n, T), dtype=F) for k in ("expected", "lower", "upper", "z")}
+    anomaly = np.zeros((n, T), dtype=bool)
+    direction = np.zeros((n, T), dtype=np.int8)
+    if T and n:
+        lay = layout_for(interval_seconds, settings)
+        sigma = float(settings.sigma_threshold)
+        seconds = float(phase_seconds) + np.arange(T) * float(interval_seconds)
+        phase_w = ((seconds % WEEK) // lay.unit).astype(np.int64)
+        phase_d = phase_w % lay.daily_phases
+        day_start = np.r_[False, np.diff((seconds // DAY).astype(np.int64)) != 0]
+        block_end = (seconds + float(interval_seconds)) // lay.unit != seconds // lay.unit
+        p_int = np.array([lay.daily_phases, lay.weekly_phases, lay.per_phase, lay.per_day, lay.calm, lay.persist,
+                          lay.warm_up, settings.min_consecutive], dtype=np.int64)
+        p_f = np.array([lay.level_rate, lay.fast_rate, lay.noise_rate, lay.daily_rate, lay.weekly_rate, sigma,
+                        CUSUM_K * sigma, CUSUM_H * sigma, max(settings.relative_floor, MIN_SPREAD),
+                        settings.min_expected_count, WINSOR, EXCESS_CAP, SCALE_CAP * sigma * sigma, OUTAGE_SHARE,
+                        WEEKLY_PRIOR], dtype=np.float64)
+        args = (phase_w, phase_d, day_start, block_end, p_int, p_f, out["expected"], out["lower"], out["upper"],
+                out["z"], anomaly, direction)
+        if n < PARALLEL_MIN_SERIES:
+            _run(rows, 0, n, *args)
         else:
-            s = daily[pd_]
-        weeks = weekly_seen[pw] / lay.per_phase if lay.weekly_phases and t >= lay.per_day else 0.0
-        if weeks >= 1:
-            trust = F(weeks / (weeks + WEEKLY_PRIOR))
-            s = trust * weekly[pw] + (F(1.0) - trust) * s
-        mu = level * s
-        q = np.maximum(F(1.25) * spread, floor)
-        scale = np.sqrt(np.maximum(scale2, F(1.0)))
-        centre = _stabilise(mu, q)
-        xs = np.where(known, xt, mu) if not all_known else xt
-        raw = _stabilise(xs, q) - centre
-        z = raw / scale
-        width = sigma * scale
-        out["expected"][t] = mu
-        out["lower"][t] = _unstabilise(centre - width, q)
-        out["upper"][t] = _unstabilise(centre + width, q)
-        out["z"][t] = z
-
-        judged = t >= lay.warm_up and t > 0
-        gate = known & (np.maximum(mu, xs) >= mec) if mec > 0 else known
-        # --- episodes
-        open_ = episode != 0
-        # the sustained-shift test runs on blocks (an hour below 1h buckets): residuals of neighbouring 5-minute
-        # buckets are correlated, so their sum is standardised by its own learned scale, not by √m
-        blk_sum += np.where(known, raw, F(0.0))
-        blk_cnt += known
-        if block_end[t]:
-            zb_raw = blk_sum / np.sqrt(np.maximum(blk_cnt, F(1.0)))
-            zb = zb_raw / np.sqrt(np.maximum(blk_scale2, F(1.0)))
-            blk_has = blk_cnt > 0
-        if judged:
-            strong = np.abs(z) > sigma
-            idle = ~open_ & gate & (relearn == 0)
-            if block_end[t]:
-                cus_up = np.where(idle & blk_has, np.maximum(cus_up + zb - k_ref, F(0.0)), cus_up)
-                cus_down = np.where(idle & blk_has, np.maximum(cus_down - zb - k_ref, F(0.0)), cus_down)
-            cus_up = np.where(open_ | (relearn > 0), F(0.0), cus_up)
-            cus_down = np.where(open_ | (relearn > 0), F(0.0), cus_down)
-            start = ~open_ & gate & (strong | (cus_up > h_dec) | (cus_down > h_dec))
-            new_dir = np.where(strong, np.sign(z), np.where(cus_up > h_dec, F(1.0), F(-1.0))).astype(np.int8)
-            # open episodes: still out on the same side, or calming down
-            signed = episode * z
-            out_side = signed > k_ref
-            calm = np.where(open_ & known, np.where(out_side, 0, calm + 1), calm)
-            ep_len = np.where(open_ & known, ep_len + 1, ep_len)
-            ratio = xs / np.maximum(s, F(0.5))
-            fast = np.where(open_ & known, fast + F(lay.fast_rate) * (ratio - fast), fast)
-            reverse = open_ & known & (signed < -sigma)
-            close = open_ & ((calm >= lay.calm) | reverse)
-            lasting = open_ & ~close & (ep_len >= lay.persist) & (fast >= F(OUTAGE_SHARE) * level)
-            if lasting.any():  # a lasting level shift: the episode's level becomes the new normal
-                level = np.where(lasting, fast, level)
-                relearn = np.where(lasting, lay.persist, relearn)
-            close |= lasting
-            episode = np.where(close, 0, episode).astype(np.int8)
-            start |= reverse & gate
-            episode = np.where(start, new_dir, episode).astype(np.int8)
-            ep_len = np.where(start, 1, np.where(close, 0, ep_len))
-            calm = np.where(start | close, 0, calm)
-            cus_up = np.where(start, F(0.0), cus_up)
-            cus_down = np.where(start, F(0.0), cus_down)
-            fast = np.where(start, ratio, fast)
-            anomaly[t] = (episode != 0) & known
-            direction[t] = np.where(anomaly[t], episode, 0)
-
-        # --- learning (not inside an episode; values winsorised so sub-threshold oddities teach little)
-        learn = known & (episode == 0)
-        if judged:
-            lo = _unstabilise(centre - F(WINSOR) * width, q)
-            hi = _unstabilise(centre + F(WINSOR) * width, q)
-            xl = np.clip(xs, lo, hi)
-        else:
-            xl = xs
-        if t >= lay.per_day and (weeks >= 1 or not lay.weekly_phases):
-            # the level learns only where the weekly profile exists: in the first week a weekend the daily
-            # profile cannot foresee is not a change of level (and would depress the next Monday)
-            rate = np.where(relearn > 0, F(lay.fast_rate), F(lay.level_rate))
-            level = np.where(learn, np.maximum(level + rate * (xl - mu) / daily_mean, F(0.0)), level)
-        relearn = np.maximum(relearn - 1, 0)
-        a_d = F(max(lay.daily_rate, 1.0 / (daily_seen[pd_] + 1.0)))
-        daily[pd_] = np.where(learn, daily[pd_] + a_d * (xl - daily[pd_]), daily[pd_])
-        daily_seen[pd_] += 1
-        if t < lay.per_day:
-            first_sum[pd_] += np.where(known, xt, 0.0)
-            first_cnt[pd_] += known
-        elif lay.weekly_phases:
-            a_w = F(max(lay.weekly_rate, 1.0 / (weekly_seen[pw] + 1.0)))
-            weekly[pw] = np.where(learn, weekly[pw] + a_w * (xl - weekly[pw]), weekly[pw])
-            weekly_seen[pw] += 1
-        if t >= lay.per_day:  # the noise is learned once a daily profile exists (before, misfit is not noise)
-            a_n = F(max(lay.noise_rate, 1.0 / (noise_seen + 1.0)))
-            excess = (np.abs(xl - mu) - F(0.8) * np.sqrt(mu)) / (mu + F(1.0))
-            excess = np.clip(excess, F(0.0), F(EXCESS_CAP))
-            spread = np.where(learn, spread + a_n * (excess - spread), spread)
-            # the tail: every known bucket counts (winsorised), an episode only with its first hour — how big
-            # bursts get is part of the series' noise, how long one lasts is not
-            tail = known & ((episode == 0) | (ep_len <= lay.calm))
-            scale2 = np.where(tail, scale2 + a_n * (np.minimum(raw * raw, winsor_cap) - scale2), scale2)
-            if block_end[t]:
-                a_b = F(min(1.0, float(a_n) * lay.per_phase))
-                quiet = learn & blk_has
-                blk_scale2 = np.where(quiet, blk_scale2 + a_b * (np.minimum(zb_raw * zb_raw, winsor_cap)
-                                                                  - blk_scale2), blk_scale2)
-            noise_seen += 1
-        if block_end[t]:
-            blk_sum[:] = 0.0
-            blk_cnt[:] = 0.0
-
-    if settings.min_consecutive > 1:
-        run = np.zeros(n, dtype=np.int32)
-        for t in range(T):
-            run = np.where(anomaly[t], run + 1, 0)
-            keep = run >= settings.min_consecutive
-            anomaly[t] &= keep
-            direction[t] = np.where(anomaly[t], direction[t], 0)
-    if not all_known:
-        out["z"][~known_all] = np.nan
-    return {**out, "is_anomaly": anomaly, "direction": direction}
+            half = (n + 1) // 2
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for f in [pool.submit(_run, rows, a, b, *args) for a, b in ((0, half), (half, n))]:
+                    f.result()
+    result = {k: v.T for k, v in out.items()}
+    return {**result, "is_anomaly": anomaly.T, "direction": direction.T}

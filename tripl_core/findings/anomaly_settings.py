@@ -1,7 +1,8 @@
 """Get / update a project's anomaly settings (table `project_anomaly_settings`, read by the next scan through
 `tripl_core.scanning.settings.anomaly_settings`).
 
-The row is created on first read with `tripl_core.detection.config.DEFAULTS` (the one source of the defaults).
+The row is created on first read with `tripl_core.detection.config.PROJECT_DEFAULTS` (the one source of the
+defaults).
 An update applies the keys sent (null = unchanged) and is validated as a whole by building the detector's
 `VolumeSettings` from the result, plus the API's own bounds: windows are positive (at least one bucket),
 `min_history_buckets` cannot exceed `baseline_window_buckets`, `sigma_threshold` > 0.
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from tripl_core import audit
 from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ProjectAnomalySettings
-from tripl_core.detection.config import DEFAULTS, VolumeSettings
+from tripl_core.detection.config import PROJECT_DEFAULTS, VolumeSettings
 from tripl_core.errors import Invalid
 
 FIELDS = ["anomaly_detection_enabled", "detect_project_total", "detect_event_types", "detect_events",
@@ -29,9 +30,10 @@ MAX_SIGMA = 100.0
 
 def defaults() -> dict[str, Any]:
     return {"anomaly_detection_enabled": True, "detect_project_total": True, "detect_event_types": True,
-            "detect_events": True, "baseline_window_buckets": DEFAULTS.baseline_window_buckets,
-            "min_history_buckets": DEFAULTS.min_history_buckets, "sigma_threshold": DEFAULTS.sigma_threshold,
-            "min_expected_count": int(DEFAULTS.min_expected_count)}
+            "detect_events": True, "baseline_window_buckets": PROJECT_DEFAULTS.baseline_window_buckets,
+            "min_history_buckets": PROJECT_DEFAULTS.min_history_buckets,
+            "sigma_threshold": PROJECT_DEFAULTS.sigma_threshold,
+            "min_expected_count": int(PROJECT_DEFAULTS.min_expected_count)}
 
 
 def get(db: Session, project: Project) -> ProjectAnomalySettings:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tripl_core.db.models.scans import ProjectAnomalySettings
-from tripl_core.detection.config import DEFAULTS, VolumeSettings
+from tripl_core.detection.config import DEFAULTS, PROJECT_DEFAULTS, VolumeSettings
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class AnomalySettings:
     detect_project_total: bool = True
     detect_event_types: bool = True
     detect_events: bool = True
-    volume: VolumeSettings = DEFAULTS
+    volume: VolumeSettings = PROJECT_DEFAULTS
 
     def detects(self, scope_type: str) -> bool:
         return self.enabled and {"project_total": self.detect_project_total, "event_type": self.detect_event_types,

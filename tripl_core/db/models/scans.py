@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tripl_core.db.base import Base, Timestamps, UUIDPk
 from tripl_core.db.models.auth import pg_enum
-from tripl_core.detection.config import DEFAULTS as VOLUME_DEFAULTS
+from tripl_core.detection.config import PROJECT_DEFAULTS as VOLUME_DEFAULTS
 
 
 class ScanJobKind(enum.StrEnum):
