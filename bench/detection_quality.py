@@ -1,5 +1,13 @@
 """Labelled evaluation of volume-anomaly detectors: tripl's score_frame vs Elementary / re_data-style baselines.
 
+Real data first: the labelled real series of `shared/data/labelled-volumes`, scored by `shared/tools/score_volume.py`
+itself (its own `evaluate`, so the rules are identical: episodes = runs of flagged buckets, an episode starting
+outside every window is a false alarm), at 1-hour buckets and at the native 5 minutes, with the peers and the
+published detectors of the same run, and tripl at neighbouring sensitivities (sigma_threshold 4 … 6) to show how
+much the figures depend on that choice. The shared folder is found next to the checkout or its parent, or at
+$TRIPL_SHARED_DIR; without it that part is skipped (--no-real skips it on purpose).
+
+Synthetic after:
 Synthetic but realistic series: daily and weekly seasonality, trend, noise regimes from a few events per bucket to
 a hundred thousand, over-dispersion, level shifts that should be *learned*, holidays, unknown (NaN) stretches and
 natural zeros, with injected, labelled incidents: spikes, drops, outages to zero and gradual ramps.
@@ -9,12 +17,14 @@ alarm group; a group touching a window is a true positive, a group entirely insi
 day after a level shift, an unknown stretch) is ignored, any other group is a false positive. Recall counts
 windows with at least one alarm.
 
-    .venv/bin/python bench/detection_quality.py [--series 400] [--seed 7]
+    .venv/bin/python bench/detection_quality.py [--series 400] [--seed 7] [--no-real]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 import time
 import warnings
@@ -242,14 +252,57 @@ def run(n_series: int, seed: int, settings: dict | None = None) -> dict[str, dic
     return results
 
 
+def _score_volume():
+    """shared/tools/score_volume.py as a module, or None when the shared folder is not there."""
+    root = Path(__file__).resolve().parents[1]
+    candidates = [Path(os.environ["TRIPL_SHARED_DIR"])] if os.environ.get("TRIPL_SHARED_DIR") else []
+    candidates += [root.parent / "shared", root.parent.parent / "shared"]
+    for shared in candidates:
+        path = shared / "tools" / "score_volume.py"
+        if path.exists():
+            spec = importlib.util.spec_from_file_location("score_volume", path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    return None
+
+
+def real_data(settings: dict | None) -> None:
+    """score_volume.py's own evaluation, both bucket sizes, tripl beside the peers and the published rows."""
+    sv = _score_volume()
+    if sv is None:
+        print("real data: shared/tools/score_volume.py not found (set TRIPL_SHARED_DIR); skipped\n")
+        return
+    from tripl_core.detection.volume import score_series
+
+    def tripl(extra: dict | None = None):
+        return lambda s: score_series(s, {**(settings or {}), **(extra or {})})
+
+    for bucket in ("1h", None):
+        print(f"real labelled series (score_volume.py), bucket {bucket or '5min (native)'}")
+        rows = {"tripl (defaults)": tripl()}
+        rows.update({f"tripl sigma_threshold={v:g}": tripl({"sigma_threshold": v}) for v in (4.0, 6.0)})
+        rows.update(sv.PEERS)
+        rows.update(sv.published())
+        for name, detector in rows.items():
+            r = sv.evaluate(detector, bucket)
+            print(f"  {name:34s} F1 {r['f1']:.3f}  P {r['precision']:.3f}  R {r['recall']:.3f}  "
+                  f"caught {r['caught']}/{r['windows']}  false alarms {r['false_alarms']}")
+        print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--detail", action="store_true", help="also print per regime and interval")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="override a setting")
+    parser.add_argument("--no-real", action="store_true", help="skip the real labelled series")
     args = parser.parse_args()
     overrides = {k: float(v) for k, v in (item.split("=", 1) for item in args.set)}
+    if not args.no_real:
+        real_data(overrides or None)
     results = run(args.series, args.seed, overrides or None)
     first = next(iter(results.values()))["all"]
     print(f"{args.series} series, {first.windows} labelled incident windows, {first.buckets} buckets (seed {args.seed})")

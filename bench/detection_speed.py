@@ -1,10 +1,11 @@
-"""Speed of volume-anomaly scoring: 10,000 series × 2,016 buckets through the batch path (goal ≤ 2 s here).
+"""Speed of volume-anomaly scoring: 10,000 series × 2,016 buckets through the batch path.
 
-Prints the wall and CPU time of `score_frame` (frame in, frames out), of the numpy engine alone, of one
-`score_series` call, and — measured in the same run — of a plain pandas rolling z-score over the same frame (what
-Elementary / re_data compute), the baseline it has to stand against.
+Goals (issue 20): ≤ 1 s wall on this 2-CPU machine and ≤ 0.5× a plain pandas rolling z-score over the same frame
+(what Elementary / re_data compute), measured side by side in one run. Each timing is repeated (--repeat) and the
+minimum is reported: the machine is shared, and the minimum is the run that waited least for a CPU. The first call
+compiles the kernel (or loads it from numba's cache); it is excluded as a warm-up.
 
-    .venv/bin/python bench/detection_speed.py [--series 10000] [--buckets 2016]
+    .venv/bin/python bench/detection_speed.py [--series 10000] [--buckets 2016] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -40,34 +41,45 @@ def make_frame(n: int, T: int, seed: int = 3) -> pd.DataFrame:
 
 
 def timed(label: str, fn, repeat: int = 1) -> float:
-    wall, cpu = time.perf_counter(), time.process_time()
+    """Minimum wall (and its CPU) over `repeat` calls."""
+    best_wall, best_cpu = float("inf"), float("inf")
     for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
         fn()
-    wall, cpu = (time.perf_counter() - wall) / repeat, (time.process_time() - cpu) / repeat
-    print(f"{label:48s} wall {wall:7.3f} s   cpu {cpu:7.3f} s")
-    return wall
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        if wall < best_wall:
+            best_wall, best_cpu = wall, cpu
+    print(f"{label:48s} wall {best_wall:7.3f} s   cpu {best_cpu:7.3f} s   (min of {repeat})")
+    return best_wall
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--buckets", type=int, default=2016)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     frame = make_frame(args.series, args.buckets)
-    matrix = np.ascontiguousarray(frame.to_numpy(dtype=np.float32).T)
+    matrix = np.ascontiguousarray(frame.to_numpy(dtype=np.float32))
     print(f"{args.series} series × {args.buckets} buckets (15m), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    score_frame(frame.iloc[:, :64])  # warm-up: imports, allocator
-    ours = timed("tripl score_frame (frame → frames)", lambda: score_frame(frame))
-    timed("tripl engine only (matrix → arrays)", lambda: _matrix_result(matrix, pd.Timedelta("15min"), DEFAULTS))
+    score_frame(frame.iloc[:, :1024])  # warm-up: imports, kernel compilation or cache load, allocator
+    r = args.repeat
 
     def rolling_z() -> None:
         past = frame.shift(1).rolling(672, min_periods=96)
         _ = ((frame - past.mean()) / past.std()).abs() > 3
 
-    base = timed("baseline: pandas rolling z-score (7d, 3σ)", rolling_z)
+    ours = base = float("inf")
+    for _ in range(2):  # interleaved, so both see the same machine
+        ours = min(ours, timed("tripl score_frame (frame → frames)", lambda: score_frame(frame), r))
+        base = min(base, timed("baseline: pandas rolling z-score (7d, 3σ)", rolling_z, r))
+    timed("tripl engine only (matrix → arrays)",
+          lambda: _matrix_result(matrix, pd.Timedelta("15min"), DEFAULTS, frame.index), r)
     one = frame.iloc[:, 0]
-    timed("tripl score_series (one series, mean of 20)", lambda: score_series(one), repeat=20)
-    print(f"score_frame / rolling z-score (wall): {ours / base:.2f}×   goal ≤ 2 s wall: {'met' if ours <= 2 else 'NOT met'}")
+    timed("tripl score_series (one series)", lambda: score_series(one), 20)
+    print(f"score_frame {ours:.3f} s, rolling z-score {base:.3f} s: ratio {ours / base:.2f}× "
+          f"(goal ≤ 0.5×: {'met' if ours <= 0.5 * base else 'NOT met'}); "
+          f"goal ≤ 1 s wall: {'met' if ours <= 1 else 'NOT met'}")
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         print("note: the machine is busier than its core count; wall times include waiting for a CPU — compare CPU")
 

@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from tests.findings.conftest import BASE
-from tests.pipelines.conftest import _source, make_config, pipe_pg, plan, raw_rows  # noqa: F401  (fixtures)
+from tests.pipelines.conftest import (  # noqa: F401  (fixtures)
+    _source,
+    judge_after_a_week,
+    make_config,
+    pipe_pg,
+    plan,
+    raw_rows,
+)
 from tests.pipelines.data import LAST, SPIKE_AT, START
 from tests.pipelines.helpers import replay
 
@@ -19,6 +26,7 @@ WINDOW = {"from": START.isoformat(), "to": (LAST + timedelta(days=1)).isoformat(
 
 @pytest.fixture
 def scanned(owner, db, plan, pipe_pg):  # noqa: F811
+    judge_after_a_week(owner)
     scan = make_config(owner, _source(owner, "postgres", pipe_pg, None))
     job = replay(db, scan, START, LAST + timedelta(days=1))
     assert job.status.value == "succeeded", job.error_message

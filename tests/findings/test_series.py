@@ -124,14 +124,15 @@ def test_latest_signal_and_its_forecast(owner, seed):
 
 def test_forecast_is_computed_from_history_without_an_open_signal(owner, seed):
     cfg = seed.config()
-    seed.points(cfg, "project_total", None, {i: 100 for i in range(400)})
-    body = owner.get(f"{BASE}/metrics/total", params={"from": (T0 + 396 * STEP).isoformat(),
-                                                      "to": (T0 + 402 * STEP).isoformat()}).json()
+    n = 700  # past the default warm-up (672: a week of 15-minute buckets)
+    seed.points(cfg, "project_total", None, {i: 100 for i in range(n)})
+    body = owner.get(f"{BASE}/metrics/total", params={"from": (T0 + (n - 4) * STEP).isoformat(),
+                                                      "to": (T0 + (n + 2) * STEP).isoformat()}).json()
     # buckets after the newest observed one are not points (not zeros): the forecast covers them
     assert [p["count"] for p in body["data"]] == [100, 100, 100, 100]
     assert len(body["forecast"]) == 12
     first = body["forecast"][0]
-    assert first["bucket"].startswith((T0 + 400 * STEP).isoformat()[:16])
+    assert first["bucket"].startswith((T0 + n * STEP).isoformat()[:16])
     assert abs(first["expected"] - 100) < 5 and first["lower"] < 100 < first["upper"]
 
 

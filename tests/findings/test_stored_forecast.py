@@ -11,7 +11,7 @@ from tests.findings.conftest import BASE, STEP, T0
 from tripl_core.db.models.metrics import MetricForecast, ScopeType
 from tripl_core.findings import series
 
-N = 400
+N = 700  # a week of 15-minute buckets and a bit: the default warm-up (672) is behind it
 WINDOW = {"from": (T0 + (N - 4) * STEP).isoformat(), "to": (T0 + (N + 2) * STEP).isoformat()}
 MARK = [{"bucket": (T0 + (N + i) * STEP).isoformat(), "expected": 1234.5, "lower": 1000.0, "upper": 1500.0}
         for i in range(series.FORECAST_HORIZON)]

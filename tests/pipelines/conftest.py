@@ -75,6 +75,13 @@ def _source(owner: TestClient, kind: str, pipe_pg: dict | None, chdb_host: str |
     return r.json()
 
 
+def judge_after_a_week(owner: TestClient) -> None:
+    """The project's warm-up set to a week of these hourly buckets (168): the crafted rows span ten days, and the
+    project default (672, a week of the default 15-minute interval) would still be learning on the last one."""
+    r = owner.patch(f"{BASE}/anomaly-settings", json={"min_history_buckets": 168})
+    assert r.status_code == 200, r.text
+
+
 def make_config(owner: TestClient, source: dict, **overrides) -> dict:
     body = {"data_source_id": source["id"], "name": f"events {source['db_type']}",
             "base_query": "SELECT * FROM pipe_events", "event_type_column": "event_type", "time_column": "ts",
@@ -93,6 +100,7 @@ def scan(request, owner: TestClient, plan: dict) -> Iterator[dict]:
         source = _source(owner, "postgres", request.getfixturevalue("pipe_pg"), None)
     else:
         source = _source(owner, "clickhouse", None, request.getfixturevalue("pipe_chdb"))
+    judge_after_a_week(owner)
     yield make_config(owner, source)
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pandas as pd
 from sqlalchemy import text
 
-from tests.pipelines.conftest import BASE
+from tests.pipelines.conftest import BASE, judge_after_a_week
 from tests.pipelines.data import LAST, START
 from tests.pipelines.helpers import replay, rows
 from tripl_core.db.models.sources import ScanConfig
@@ -26,6 +26,7 @@ def _bands(db) -> dict[tuple[str, str], tuple]:
 
 
 def test_scan_stores_the_band_the_series_serves_and_a_replay_keeps_it(db, owner, pg_scan, plan):
+    judge_after_a_week(owner)
     job = replay(db, pg_scan, START, LAST + timedelta(days=1))
     assert job.status.value == "succeeded", job.error_message
     bands = _bands(db)

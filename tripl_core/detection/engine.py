@@ -1,9 +1,9 @@
-"""The vectorised core of volume-anomaly detection: a (buckets × series) matrix in, bands and verdicts out.
+"""The core of volume-anomaly detection: a (buckets × series) matrix in, bands and verdicts out.
 
-A recursive state-space model of event volumes, run forward in time once, vectorised across series (the only
-Python loop is over buckets; every step is a handful of numpy kernels over all series at once). Being recursive,
-it is online by construction: the verdict of bucket t uses the state left by buckets < t, and appending buckets
-never changes earlier rows.
+A recursive state-space model of event volumes, run forward in time once per series by a compiled kernel (numba,
+GIL released, two threads share the series): thousands of series × thousands of buckets in well under a second.
+Being recursive, it is online by construction: the verdict of bucket t uses the state left by buckets < t and
+bucket t itself, and appending buckets never changes earlier rows.
 
 Model of a count x_t (see docs/detection.md for the reasoning):
 - expected μ_t = level × seasonal factor. The seasonal factor is an hour-of-week profile shrunk towards an
@@ -53,6 +53,7 @@ WINSOR = 0.5  # outside episodes, values are learned winsorised at ± this share
 MIN_SPREAD = 1e-3
 BAND_MAX = 1e30  # the band's upper edge is capped (a float32 and JSON can hold it)
 PARALLEL_MIN_SERIES = 512  # from this many series, two threads
+TAIL_SHARE = 1.0  # an episode teaches the tail with its first TAIL_SHARE × calm buckets
 EXCESS_CAP = 1.0  # one bucket's relative excess over Poisson counts at most this much towards the spread
 SCALE_CAP = 4.0  # one bucket's squared residual counts at most (this × sigma)² towards the scale
 
@@ -108,7 +109,7 @@ def layout_for(interval_seconds: float, settings: VolumeSettings) -> Layout:
     )
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _g(x: float, q: float) -> float:
     """Variance-stabilising transform of a count with variance μ + (qμ)² (negative binomial): unit variance.
 
@@ -118,7 +119,7 @@ def _g(x: float, q: float) -> float:
     return (2.0 / q) * math.log(u + math.sqrt(u * u + 1.0))
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _g_inverse(y: float, q: float) -> float:
     """Inverse of `_g`, clipped at zero and at BAND_MAX."""
     arg = min(max(y, 0.0) * q * 0.5, 80.0)
@@ -126,14 +127,14 @@ def _g_inverse(y: float, q: float) -> float:
     return min(max(root * root - 0.375, 0.0), BAND_MAX)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _edge(e: float, q: float) -> float:
     """g⁻¹ of (2/q)·log(e) for e ≥ 1: sinh(log e) = (e − 1/e)/2."""
     root = 0.5 * (e - 1.0 / e) / q
     return min(max(root * root - 0.375, 0.0), BAND_MAX)
 
 
-@njit(cache=True, nogil=True, fastmath=False)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
          expected, lower, upper, zout, anomaly, direction):  # pragma: no cover - compiled
     """The model, one series (row of x) at a time, for rows first … last-1. See the module docstring."""
@@ -143,6 +144,7 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
     level_rate, fast_rate, noise_rate, daily_rate, weekly_rate = p_f[0], p_f[1], p_f[2], p_f[3], p_f[4]
     sigma, k_ref, h_dec, floor, mec = p_f[5], p_f[6], p_f[7], p_f[8], p_f[9]
     winsor, excess_cap, winsor_cap, outage_share, weekly_prior = p_f[10], p_f[11], p_f[12], p_f[13], p_f[14]
+    tail_n = p_f[15] * calm_n
     w_len = max(n_weekly, 1)
     daily = np.zeros(n_daily)
     weekly = np.zeros(w_len)
@@ -324,7 +326,7 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
                     spread += a_n * (min(max(excess, 0.0), excess_cap) - spread)
                 # the tail: every known bucket counts (winsorised), an episode only with its first hour — how
                 # big bursts get is part of the series' noise, how long one lasts is not
-                if known and (episode == 0 or ep_len <= calm_n):
+                if known and (episode == 0 or ep_len <= tail_n):
                     scale2 += a_n * (min(raw * raw, winsor_cap) - scale2)
                 if block_end[t] and learn and blk_has:
                     a_b = min(1.0, a_n * per_phase)
@@ -364,7 +366,7 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
         p_f = np.array([lay.level_rate, lay.fast_rate, lay.noise_rate, lay.daily_rate, lay.weekly_rate, sigma,
                         CUSUM_K * sigma, CUSUM_H * sigma, max(settings.relative_floor, MIN_SPREAD),
                         settings.min_expected_count, WINSOR, EXCESS_CAP, SCALE_CAP * sigma * sigma, OUTAGE_SHARE,
-                        WEEKLY_PRIOR], dtype=np.float64)
+                        WEEKLY_PRIOR, TAIL_SHARE], dtype=np.float64)
         args = (phase_w, phase_d, day_start, block_end, p_int, p_f, out["expected"], out["lower"], out["upper"],
                 out["z"], anomaly, direction)
         if n < PARALLEL_MIN_SERIES:
