@@ -11,7 +11,7 @@ import pytest
 
 from tests.alerting.helpers import FakeServer
 from tests.alerting_api.helpers import BASE, run_dispatch
-from tests.pipelines.conftest import _source, make_config, plan, raw_rows  # noqa: F401 - fixtures
+from tests.pipelines.conftest import _source, judge_after_a_week, make_config, plan, raw_rows  # noqa: F401 - fixtures
 from tests.pipelines.data import LAST, START
 from tests.pipelines.helpers import replay
 from tests.warehouse_db import create_warehouse_db
@@ -28,6 +28,7 @@ def alert_warehouse(pg_server_url: str, raw_rows: pd.DataFrame) -> dict:  # noqa
 
 def test_replayed_incidents_reach_the_webhook_once(owner, db, plan, alert_warehouse,  # noqa: F811
                                                    hook: FakeServer):
+    judge_after_a_week(owner)  # ten days of hourly rows: the incidents are on the last one
     pg_scan = make_config(owner, _source(owner, "postgres", alert_warehouse, None))
     r = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "e2e",
                                                         "target_url": f"{hook.url}/e2e"})
