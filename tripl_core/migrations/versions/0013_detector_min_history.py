@@ -4,8 +4,8 @@ The volume model needs a week of history for its weekly shape (issue 19 item 3);
 judged the first weekend with no idea that weekends are quiet. Rows still holding the old default 96 — it was
 never offered as a choice, so those rows are projects that kept the default — move to the new one.
 
-Revision ID: 0012_detector_min_history
-Revises: 0011_alerts_outcomes
+Revision ID: 0013_detector_min_history
+Revises: 0012_scantrust_dead_events
 Create Date: 2026-12-04 19:45:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0012_detector_min_history'
-down_revision: str | Sequence[str] | None = '0011_alerts_outcomes'
+revision: str = '0013_detector_min_history'
+down_revision: str | Sequence[str] | None = '0012_scantrust_dead_events'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
