@@ -72,3 +72,17 @@ def test_nested_models_lists_and_dicts_are_walked():
                     ("body", "pair", 1), ("body", "ratio")]
     fine = {"items": [{"n": 2, "at": "2024-01-01T00:00:00Z", "label": True, "flag": True}], "ratio": 1}
     assert body_errors(_Outer, fine, ("body",)) == []
+
+
+def test_every_operation_documents_its_error_statuses(client):
+    """The contract lists what the middleware, access checks, domain errors and the database handler answer."""
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+    ops = [(m, p, op) for p, item in schema["paths"].items() for m, op in item.items()]
+    assert len(ops) > 100
+    for method, path, op in ops:
+        codes = set(op["responses"])
+        assert {"403", "404", "409", "422", "429", "503"} <= codes, (method, path, sorted(codes))
+        assert ("401" in codes) == ((method, path) != ("post", "/api/v1/auth/register")) or "health" in op["tags"]
+    login = schema["paths"]["/api/v1/auth/login"]["post"]["responses"]["401"]
+    assert login["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
