@@ -138,6 +138,10 @@ def now_utc() -> datetime:
 def setup_project(owner, host: str, table: str, slug: str = "shop-app") -> tuple[dict, dict]:
     """The plan (one event type, the planned events), a chdb source and an hourly scan config over `table`."""
     base = f"/api/v1/projects/{slug}"
+    # a week of these hourly buckets: the project default (672, a week of the default 15-minute interval) would
+    # keep 22 hourly days learning
+    r = owner.patch(f"{base}/anomaly-settings", json={"min_history_buckets": 168})
+    assert r.status_code == 200, r.text
     r = owner.post(f"{base}/event-types", json={"name": "screen_view", "display_name": "Screen view",
                                                  "field_definitions": PLAN_FIELDS})
     assert r.status_code == 201, r.text

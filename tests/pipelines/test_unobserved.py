@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from tests.pipelines.conftest import judge_after_a_week
 from tests.pipelines.data import LAST, SPIKE_AT, START
 from tests.pipelines.helpers import rows
 from tripl_core.db.models.scans import ScanJob, ScanJobKind
@@ -66,6 +67,7 @@ def test_the_newest_rows_bucket_is_held_while_rows_still_arrive(db, pg_scan):
 
 
 def test_a_first_scheduled_run_before_any_replay_raises_nothing(db, owner, pg_scan, plan):
+    judge_after_a_week(owner)  # 168 hourly buckets: the ten crafted days are enough history for D9
     now = LAST + timedelta(hours=15, minutes=20)  # the spike of `home` at 12:00 is in today's part
     _job(db, pg_scan, ScanJobKind.run, now)
     points = rows(db, "metric_points")
