@@ -27,6 +27,7 @@ from tripl_core.warehouse import DBType
 
 BASE = "/api/v1/projects/shop-app"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+DELIVERIES = f"{BASE}/alerts/deliveries"
 
 
 @dataclass
@@ -143,3 +144,15 @@ def run_dispatch(now: datetime | None = None, **kwargs: Any):
         return dispatch.run(s, now or datetime.now(UTC), **kwargs)
     finally:
         s.close()
+
+
+def only_delivery(client: TestClient) -> dict:
+    """The one delivery List Deliveries shows (fails when there are more or none)."""
+    items = client.get(DELIVERIES).json()["items"]
+    assert len(items) == 1
+    return items[0]
+
+
+def at(value: str) -> datetime:
+    """An API timestamp as an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

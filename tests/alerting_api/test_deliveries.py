@@ -7,19 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.alerting_api.helpers import BASE, NOW, run_dispatch, signal
+from tests.alerting_api.helpers import BASE, DELIVERIES, NOW, at, only_delivery, run_dispatch, signal
 
-URL = f"{BASE}/alerts/deliveries"
-
-
-def only(owner) -> dict:
-    items = owner.get(URL).json()["items"]
-    assert len(items) == 1
-    return items[0]
-
-
-def at(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+URL = DELIVERIES
 
 
 def test_retryable_failure_backs_off_then_succeeds(owner, world, db, hook, webhook_dest, make_rule):
@@ -29,17 +19,17 @@ def test_retryable_failure_backs_off_then_succeeds(owner, world, db, hook, webho
     hook.reply(503, {"error": "busy"})
     report = run_dispatch(NOW)
     assert report.failed == 1
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and d["attempts"] == 1 and "503" in d["error_message"]
     assert at(d["next_attempt_at"]) == NOW + timedelta(seconds=60)
     # Not before the backoff has passed…
     assert run_dispatch(NOW + timedelta(seconds=59)).failed == 0 and len(hook.requests) == 1
     # …then the second attempt fails again and waits twice as long.
     run_dispatch(NOW + timedelta(seconds=60))
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["attempts"] == 2 and at(d["next_attempt_at"]) == NOW + timedelta(seconds=180)
     run_dispatch(NOW + timedelta(seconds=180))
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "sent" and d["attempts"] == 3 and d["error_message"] is None
     assert d["next_attempt_at"] is None
     ids = {r.headers["idempotency-key"] for r in hook.requests}
@@ -51,7 +41,7 @@ def test_retry_after_is_honoured(owner, world, db, hook, webhook_dest, make_rule
     signal(db, world)
     hook.reply(429, {"error": "slow down"}, headers={"Retry-After": "600"})
     run_dispatch(NOW)
-    assert at(only(owner)["next_attempt_at"]) == NOW + timedelta(seconds=600)
+    assert at(only_delivery(owner)["next_attempt_at"]) == NOW + timedelta(seconds=600)
 
 
 def test_gives_up_after_max_attempts(owner, world, db, hook, webhook_dest, make_rule, monkeypatch):
@@ -64,7 +54,7 @@ def test_gives_up_after_max_attempts(owner, world, db, hook, webhook_dest, make_
     hook.default.status = 500
     run_dispatch(NOW)
     run_dispatch(NOW + timedelta(minutes=1))
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and d["attempts"] == 2 and d["next_attempt_at"] is None
     run_dispatch(NOW + timedelta(hours=5))
     assert len(hook.requests) == 2
@@ -76,7 +66,7 @@ def test_permanent_failure_is_not_retried_but_can_be_retried_by_hand(owner, view
     signal(db, world)
     hook.reply(400, {"error": "bad payload"})
     run_dispatch(NOW)
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and d["next_attempt_at"] is None
     run_dispatch(NOW + timedelta(days=1))
     assert len(hook.requests) == 1
@@ -97,7 +87,7 @@ def test_deleted_destination_fails_without_retry(owner, world, db, hook, webhook
     run_dispatch(NOW)
     owner.delete(f"{BASE}/alerts/destinations/{webhook_dest['id']}")
     run_dispatch(NOW + timedelta(minutes=5))
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["destination_id"] is None and d["rule_id"] is None and d["destination_name"] == "ops hook"
     assert d["status"] == "failed" and d["error_message"] == "the destination was deleted"
     assert d["next_attempt_at"] is None
@@ -146,7 +136,7 @@ def test_get_unknown_or_foreign_delivery_is_404(owner, world, db, hook, webhook_
     make_rule(webhook_dest)
     signal(db, world)
     run_dispatch(NOW)
-    d = only(owner)
+    d = only_delivery(owner)
     assert owner.get(f"{URL}/{uuid.uuid4()}").status_code == 404
     owner.post("/api/v1/projects", json={"name": "Other", "slug": "other"})
     assert owner.get(f"/api/v1/projects/other/alerts/deliveries/{d['id']}").status_code == 404

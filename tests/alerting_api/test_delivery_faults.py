@@ -6,24 +6,14 @@ The receiver is a real local HTTP server; dispatch cycles run at chosen times, a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from tests.alerting.helpers import Recorded, Reply
-from tests.alerting_api.helpers import BASE, NOW, run_dispatch, signal
+from tests.alerting_api.helpers import BASE, DELIVERIES, NOW, at, only_delivery, run_dispatch, signal
 
-URL = f"{BASE}/alerts/deliveries"
-
-
-def only(owner) -> dict:
-    items = owner.get(URL).json()["items"]
-    assert len(items) == 1
-    return items[0]
-
-
-def at(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+URL = DELIVERIES
 
 
 def test_429_then_503_then_recovery_delivers_exactly_once(owner, world, db, hook, webhook_dest, make_rule):
@@ -32,15 +22,15 @@ def test_429_then_503_then_recovery_delivers_exactly_once(owner, world, db, hook
     hook.reply(429, {"error": "slow down"}, headers={"Retry-After": "300"})
     hook.reply(503, "upstream down", headers={"Content-Type": "text/plain"})
     run_dispatch(NOW)
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and "429" in d["error_message"]
     assert at(d["next_attempt_at"]) == NOW + timedelta(seconds=300)  # Retry-After beats the 60 s base
     run_dispatch(NOW + timedelta(seconds=300))
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["attempts"] == 2 and "503" in d["error_message"] and "upstream down" in d["error_message"]
     assert at(d["next_attempt_at"]) == NOW + timedelta(seconds=300 + 120)
     run_dispatch(NOW + timedelta(seconds=420))  # the receiver answers 200 now
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "sent" and d["attempts"] == 3 and d["error_message"] is None
     for later in (600, 3600, 86400):
         run_dispatch(NOW + timedelta(seconds=later))
@@ -54,7 +44,7 @@ def test_an_absurd_retry_after_is_capped(owner, world, db, hook, webhook_dest, m
     signal(db, world)
     hook.reply(429, {"error": "go away"}, headers={"Retry-After": retry_after})
     run_dispatch(NOW)
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and at(d["next_attempt_at"]) == NOW + timedelta(hours=1)  # retry max
 
 
@@ -68,7 +58,7 @@ def test_last_try_says_it_gave_up(owner, world, db, hook, webhook_dest, make_rul
     hook.default = Reply(503, "still down", {"Content-Type": "text/plain"})
     run_dispatch(NOW)
     run_dispatch(NOW + timedelta(minutes=1))
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and d["next_attempt_at"] is None
     assert "HTTP 503" in d["error_message"] and "gave up after 2 attempts" in d["error_message"]
 
@@ -87,7 +77,7 @@ def test_an_echoed_secret_never_reaches_list_deliveries(owner, world, db, hook, 
     make_rule(r.json())
     signal(db, world)
     run_dispatch(NOW)
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and "Cannot POST" in d["error_message"]
     listed = owner.get(URL).text + owner.get(f"{URL}/{d['id']}").text
     for secret in ("XXXXsecretXXXX", "T000/B000", "hdr-secret-123"):
@@ -132,7 +122,7 @@ def test_echoed_secrets_of_every_channel_stay_out_of_list_deliveries(owner, worl
     make_rule(r.json())
     signal(db, world)
     run_dispatch(NOW)
-    d = only(owner)
+    d = only_delivery(owner)
     assert d["status"] == "failed" and "Cannot POST" in d["error_message"] and hook.requests, d
     shown = owner.get(URL).text + owner.get(f"{URL}/{d['id']}").text
     log = "\n".join(rec.getMessage() for rec in caplog.records)
