@@ -19,6 +19,17 @@ from tests.warehouse_db import create_warehouse_db
 BASE = "/api/v1/projects/shop-app"
 
 
+@pytest.fixture
+def inprocess(monkeypatch):
+    """Scan jobs run by the API's in-process executor (no Dagster), as `TRIPL_SCAN_EXECUTOR=inprocess` does."""
+    from tripl_core.settings import reset_settings_cache
+
+    monkeypatch.setenv("TRIPL_SCAN_EXECUTOR", "inprocess")
+    reset_settings_cache()
+    yield
+    reset_settings_cache()
+
+
 @pytest.fixture(scope="session")
 def raw_rows() -> pd.DataFrame:
     return make_rows()

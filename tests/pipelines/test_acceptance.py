@@ -22,16 +22,6 @@ TABLE = "trust_events"
 
 
 @pytest.fixture
-def inprocess(monkeypatch):
-    from tripl_core.settings import reset_settings_cache
-
-    monkeypatch.setenv("TRIPL_SCAN_EXECUTOR", "inprocess")
-    reset_settings_cache()
-    yield
-    reset_settings_cache()
-
-
-@pytest.fixture
 def hook() -> Iterator[FakeServer]:
     srv = FakeServer()
     yield srv

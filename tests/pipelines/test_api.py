@@ -6,23 +6,12 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import text
 
 from tests.pipelines.data import LAST, START
 from tests.pipelines.helpers import replay
 
 BASE = "/api/v1/projects/shop-app/scans"
-
-
-@pytest.fixture
-def inprocess(monkeypatch):
-    from tripl_core.settings import reset_settings_cache
-
-    monkeypatch.setenv("TRIPL_SCAN_EXECUTOR", "inprocess")
-    reset_settings_cache()
-    yield
-    reset_settings_cache()
 
 
 def wait(client, scan_id: str, job_id: str, timeout: float = 120) -> dict:
