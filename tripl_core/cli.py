@@ -139,13 +139,16 @@ def _up(args: argparse.Namespace) -> int:
             ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
             env["DAGSTER_HOME"] = str(_dagster_home(settings))
             # Production shape: the webserver (UI) and the daemon (sensors, backfills, run queue) as two supervised
-            # processes; `dagster dev` stays a developer's choice. Both at INFO (DEBUG printed every event).
+            # processes; `dagster dev` stays a developer's choice. Both at INFO, into DATA_DIR/logs/: the daemon
+            # logs every sensor tick, thousands of lines that would bury tripl's own (one line per scan job).
             bin_dir = Path(sys.executable).parent
+            logs = settings.data_dir / "logs"
             supervisor.add("dagster-webserver", [str(bin_dir / "dagster-webserver"), "-w", "workspace.yaml",
                                                  "-h", settings.host, "-p", str(settings.dagster_port),
-                                                 "--log-level", "info"])
+                                                 "--log-level", "info"], log_path=logs / "dagster-webserver.log")
             supervisor.add("dagster-daemon", [str(bin_dir / "dagster-daemon"), "run", "-w", "workspace.yaml",
-                                              "--log-level", "info"])
+                                              "--log-level", "info"], log_path=logs / "dagster-daemon.log")
+            print(f"Dagster logs   {logs}/dagster-*.log", flush=True)
         if args.demo:  # replays through Dagster once its webserver answers (in-process without Dagster)
             # The local receiver of the demo's alert webhook.
             supervisor.add("webhook-sink", [sys.executable, "-m", "tripl_core.cli", "webhook-sink"])

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 
@@ -50,13 +51,18 @@ def restore_handlers(previous: dict[int, object]) -> None:
         signal.signal(signum, handler)  # type: ignore[arg-type]
 
 
-def spawn(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(cmd: list[str], env: dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen:
     """Start `cmd` as the leader of a new session and process group.
 
     Call `install_stop_handlers()` first: a caught signal is reset to its default by exec, an ignored one is not,
-    so the children of a process with handlers do not inherit an ignored SIGTERM.
+    so the children of a process with handlers do not inherit an ignored SIGTERM. With `log_path`, the child's
+    stdout and stderr are appended to that file instead of the console (Dagster logs every sensor tick at INFO).
     """
-    return subprocess.Popen(cmd, env=env, start_new_session=True)
+    if log_path is None:
+        return subprocess.Popen(cmd, env=env, start_new_session=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(cmd, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
 
 
 def stop_groups(procs: list[subprocess.Popen], grace: float = 10.0) -> None:
@@ -103,6 +109,7 @@ class Child:
     quick_failures: int = 0
     restart_at: float | None = None
     done: bool = False
+    log_path: Path | None = None
 
 
 @dataclass
@@ -121,14 +128,14 @@ class Supervisor:
     log: TextIO = field(default_factory=lambda: sys.stderr)
     children: list[Child] = field(default_factory=list)
 
-    def add(self, name: str, cmd: list[str], restart: bool = True) -> Child:
-        child = Child(name, cmd, restart)
+    def add(self, name: str, cmd: list[str], restart: bool = True, log_path: Path | None = None) -> Child:
+        child = Child(name, cmd, restart, log_path=log_path)
         self.children.append(child)
         self._start(child)
         return child
 
     def _start(self, child: Child) -> None:
-        child.proc = spawn(child.cmd, self.env)
+        child.proc = spawn(child.cmd, self.env, child.log_path)
         child.started_at = time.monotonic()
         child.restart_at = None
 

@@ -82,3 +82,19 @@ def test_uvicorn_trusts_forwarded_headers_only_from_declared_proxies(monkeypatch
     assert "--no-proxy-headers" in cmd and "--forwarded-allow-ips" not in cmd
     cmd = _uvicorn_cmd(Settings(forwarded_allow_ips="10.0.0.5"))
     assert cmd[cmd.index("--forwarded-allow-ips") + 1] == "10.0.0.5" and "--proxy-headers" in cmd
+
+
+def test_a_chatty_child_writes_to_its_log_file_and_keeps_it_across_restarts(tmp_path):
+    """Dagster's daemon logs every sensor tick: `tripl up` sends it to DATA_DIR/logs, not the console."""
+    log_file = tmp_path / "logs" / "chatty.log"
+    sup = Supervisor(dict(os.environ), backoff=0.1, max_backoff=0.1, grace=2, log=io.StringIO())
+    code = "import sys; print('tick', flush=True); print('warn', file=sys.stderr, flush=True); raise SystemExit(1)"
+    child = sup.add("chatty", [sys.executable, "-c", code], log_path=log_file)
+    deadline = time.monotonic() + 30
+    while child.restarts < 1 and time.monotonic() < deadline:
+        sup.poll()
+        time.sleep(0.05)
+    child.proc.wait(10)
+    sup.stop()
+    text = log_file.read_text()
+    assert text.count("tick") >= 2 and text.count("warn") >= 2, text  # appended, both streams
