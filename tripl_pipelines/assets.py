@@ -7,6 +7,7 @@ warehouse's own for warehouse errors). Earlier days of the range stay, like the 
 """
 
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ import dagster as dg
 from sqlalchemy.orm import Session
 
 from tripl_core import links
+from tripl_core.db.models.scans import ScanJob, ScanJobKind
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.scanning import steps
 from tripl_core.settings import get_settings
@@ -78,13 +80,27 @@ def _days(context: dg.AssetExecutionContext, tripl_db: TriplDatabase,
     return totals
 
 
+def replay_end(context: dg.AssetExecutionContext, db: Session) -> datetime | None:
+    """The time_to of the Replay Scan Metrics job that asked for this run (None for UI backfills and scheduled
+    runs): a replay is cut there, as the in-process runner cuts it (`runner.plan_windows`)."""
+    job_id = context.run.tags.get(JOB_TAG)
+    if not job_id:
+        return None
+    try:
+        job = db.get(ScanJob, uuid.UUID(job_id))
+    except ValueError:
+        return None
+    return job.time_to if job is not None and job.kind == ScanJobKind.replay else None
+
+
 @dg.asset(partitions_def=SCAN_PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP,
           kinds={"sql", "postgres"},
           description="One pushed-down aggregate per replay_chunk_interval chunk (counts per bucket × event type "
                       "× event name, top-K breakdowns, app versions, field presence/types, histograms) plus a "
-                      "bounded random sample, staged in Postgres (scan_stages). Backfills and replays read whole "
-                      "days; scheduled runs (tag tripl/mode=incremental) only the buckets after the watermark "
-                      "minus scan_lookback_hours. One warehouse client per run.")
+                      "bounded random sample, staged in Postgres (scan_stages). Backfills read whole days, "
+                      "replays whole days up to the replay's time_to; scheduled runs (tag tripl/mode=incremental) "
+                      "only the buckets after the watermark minus scan_lookback_hours. One warehouse client per "
+                      "run.")
 def warehouse_aggregates(context: dg.AssetExecutionContext, tripl_db: TriplDatabase,
                          warehouse: WarehouseClients) -> dg.MaterializeResult:
     key, days = partition_range(context)
@@ -93,11 +109,13 @@ def warehouse_aggregates(context: dg.AssetExecutionContext, tripl_db: TriplDatab
     with tripl_db.session() as db:
         cfg = resolve_config(db, key)
         client_cm = warehouse.client(cfg)
+        until = None if incremental else replay_end(context, db)
     with client_cm as client:
         for day in days:
             with tripl_db.session() as db:
                 cfg = resolve_config(db, key)
-                window = steps.incremental_window(db, cfg, day) if incremental else steps.full_day_window(day)
+                window = (steps.incremental_window(db, cfg, day) if incremental
+                          else steps.full_day_window(day, until))
                 summary = (steps.warehouse_aggregates(db, cfg, *window, adapter=client) if window
                            else {"skipped": "nothing due"})
             _record(context, key, day, summary)

@@ -63,3 +63,23 @@ def test_drifts_of_one_event_type_and_one_scan_run_are_one_incident():
     got = group([drift("d1"), drift("d2"), drift("d3", run=2), drift("d4", etype="b")],
                 scan_run=lambda c: c.extra["run"])
     assert sorted(sorted(k) for k in keys(got)) == [["d1", "d2"], ["d3"], ["d4"]]
+
+
+def dead(name: str, event: uuid.UUID, last_seen: datetime, etype: str = "a") -> Candidate:
+    return Candidate(kind="dead_event", finding_id=uuid.uuid4(), key=name, project_id=P, scan_config_id=None,
+                     scope_type="event", scope_ref=event, scope_key=name, at=T0 + timedelta(days=2),
+                     latest=T0 + timedelta(days=3), written_at=T0, direction="drop", actual=0.0,
+                     event_type_id=TYPES[etype], extra={"last_seen_at": last_seen.isoformat()})
+
+
+def test_a_drop_of_a_dead_event_during_its_silence_is_listed_under_the_dead_event_only():
+    quiet = sig("quiet", at=5, hours=4, z=-12)  # the dead event's empty peak hours, flagged as a drop
+    before = sig("before", at=-30)  # a drop of the same event before it went silent: its own incident
+    before.scope_ref = quiet.scope_ref
+    other = sig("cart", at=6, z=-7)  # another event's drop of the same type at the same time: not the dead one's
+    total = sig("total", "project_total", None, at=6)
+    finding = dead("dead", quiet.scope_ref, last_seen=T0 + timedelta(hours=3))
+    got = group([quiet, before, other, total, finding])
+    assert sorted(keys(got)) == [["before"], ["cart", "total"], ["dead", "quiet"]]  # the dead event leads
+    # without the dead-event finding (closed: not loaded) the drop is an ordinary volume incident again
+    assert sorted(sorted(k) for k in keys(group([quiet, other, total]))) == [["cart", "quiet", "total"]]

@@ -98,5 +98,10 @@ def test_a_replay_up_to_now_finds_every_incident_and_nothing_unobserved(owner, p
     for i in items:
         if i.get("bucket"):
             assert pd.Timestamp(i["bucket"]) < current, i
-    assert any(i["kind"] == "dead_event" and i.get("event") == "filter_toggle" for i in items), \
-        [(i["kind"], i.get("event")) for i in items]
+    told = [(i["kind"], i.get("event"), i.get("direction")) for i in items]
+    print("delivered items:", told)
+    # one incident, one message: the dead event is told once, and the drops of its silence only under it
+    assert told.count(("dead_event", "filter_toggle", "drop")) == 1, told
+    assert ("volume", "filter_toggle", "drop") not in told, told
+    dead_item = next(i for i in items if i["kind"] == "dead_event")
+    assert all(r.get("event") == "filter_toggle" for r in dead_item.get("related") or []), dead_item

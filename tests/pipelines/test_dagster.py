@@ -8,12 +8,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pandas as pd
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from sqlalchemy import text
 
 from tests.pipelines.data import LAST
-from tests.pipelines.helpers import SNAPSHOT_TABLES, replay, snapshot
+from tests.pipelines.helpers import SNAPSHOT_TABLES, replay, rows, snapshot
 from tripl_core.db.models.scans import ProjectAnomalySettings, ScanJob, ScanJobKind, ScanJobStatus
 from tripl_core.sources.data_sources import adapter_for
 from tripl_pipelines.assets import SCAN_ASSETS
@@ -202,6 +203,32 @@ def test_run_outcomes_settle_progress_then_success_with_totals(db, pg_scan, inst
     inprocess = replay(db, pg_scan, DAYS[0], DAYS[-1] + timedelta(days=1))
     assert {k: v for k, v in inprocess.result_summary.items() if k != "seconds"} == dagster_summary
     assert dagster_summary["days"] == dagster_summary["days_total"] == 3 and dagster_summary["signals"] >= 1
+
+
+def test_a_replay_through_dagster_is_cut_at_its_time_to_like_the_inprocess_runner(db, pg_scan, instance):
+    """A replay ending mid-day (D9 14:00) stores nothing at or after 14:00 through the assets, and exactly the
+    rows the in-process runner stores for the same replay (issue 19: both executors cut at time_to)."""
+    db.add(ProjectAnomalySettings(project_id=uuid.UUID(pg_scan["project_id"]), min_history_buckets=24))
+    time_to = LAST + timedelta(hours=14)
+    job = ScanJob(project_id=uuid.UUID(pg_scan["project_id"]), scan_config_id=uuid.UUID(pg_scan["id"]),
+                  kind=ScanJobKind.replay, time_from=DAYS[0], time_to=time_to)
+    db.add(job)
+    db.commit()
+    assert _as_backfill_run(instance, job, DAYS[0], last=DAYS[-1]).success
+    via_dagster = snapshot(db)
+    points = rows(db, "metric_points")
+    assert len(points) > 0
+    last_bucket = pd.to_datetime(points["bucket"], utc=True).max()
+    assert last_bucket == pd.Timestamp(time_to - timedelta(hours=1))  # 13:00, the last bucket before time_to
+    for table in ("metric_points", "breakdown_points", "app_version_points", "field_observations",
+                  "anomaly_signals"):
+        late = rows(db, table, "bucket >= :t", t=time_to)
+        assert late.empty, (table, late)
+
+    _clear_outputs(db)
+    inprocess = replay(db, pg_scan, DAYS[0], time_to)
+    assert inprocess.status == ScanJobStatus.succeeded, inprocess.error_message
+    assert snapshot(db) == via_dagster
 
 
 def test_failed_run_fails_job_with_the_warehouse_message(db, pg_scan, instance, owner):

@@ -5,6 +5,10 @@
   `purchase.checkout_completed` shows on its event type and on the total too; that is one outage, not three.
 - Schema drifts and contract breaches of one event type found by the same scan run are one incident.
 - Distribution drifts and release regressions stand alone.
+- A volume drop on an event that has an open dead-event finding, during its silence, belongs to the dead-event
+  incident (listed under it, never sent on its own): the detector flags the dead event's empty hours as drops
+  until it learns the new level, and that is the same outage the dead-event finding already tells. Such a drop
+  stays out of the volume sweep, so the dead event does not pull in unrelated drops of its event type.
 
 The incident's first member (its primary) is the most specific scope with the largest |z|; the others are listed
 under it. Grouping is a sweep over the findings sorted by start, so it stays linear-ish for thousands of signals.
@@ -44,8 +48,26 @@ def _end(c: Candidate) -> datetime:
     return c.latest + interval_delta(c.scan_interval)
 
 
-def _order(c: Candidate) -> tuple[int, float, str]:
-    return (_SPECIFIC.get(c.scope_type, 3), -(c.abs_z or 0.0), c.key)
+def _order(c: Candidate) -> tuple[int, int, float, str]:
+    # a dead event leads the drops of its silence (and keeps the incident from reading as "ended" when they close)
+    return (_SPECIFIC.get(c.scope_type, 3), c.kind != "dead_event", -(c.abs_z or 0.0), c.key)
+
+
+def _silences(cands: list[Candidate]) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]]:
+    """(project, event) → (last seen, key) of each open dead-event finding."""
+    out: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]] = {}
+    for c in cands:
+        if c.kind == "dead_event" and c.scope_ref is not None and c.extra.get("last_seen_at"):
+            out[(c.project_id, c.scope_ref)] = (datetime.fromisoformat(c.extra["last_seen_at"]), c.key)
+    return out
+
+
+def _silence_of(c: Candidate, silences: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]]) -> str | None:
+    """The dead-event finding a volume drop belongs to: a drop of that event overlapping its silence."""
+    if c.kind != "volume" or c.direction != "drop" or c.scope_type != "event" or c.scope_ref is None:
+        return None
+    hit = silences.get((c.project_id, c.scope_ref))
+    return hit[1] if hit is not None and _end(c) > hit[0] else None
 
 
 class _Sets:
@@ -67,12 +89,22 @@ class _Sets:
 def group(cands: list[Candidate], scan_run: Callable[[Candidate], Hashable] | None = None) -> list[Incident]:
     """Split candidates into incidents, oldest first. `scan_run` tells which scan run wrote a finding."""
     sets = _Sets([c.key for c in cands])
+    silences = _silences(cands)
+    swept = []
+    for c in cands:
+        if c.kind != "volume":
+            continue
+        dead = _silence_of(c, silences)
+        if dead is None:
+            swept.append(c)
+        else:
+            sets.union(dead, c.key)
     # Sweep by start time. Findings of one anchor (project × direction × event type, or × project total) that are
     # still open when a finding starts all overlap one another, so they are already one set: joining the one that
     # ends last (if it is still open) joins them all. An event's finding meets its event type's anchor and the
     # total's; a total meets every anchor of its direction. O(n log n), not a pairwise comparison.
     latest_end: dict[tuple[uuid.UUID, str, Hashable], tuple[datetime, str]] = {}
-    for c in sorted((c for c in cands if c.kind == "volume"), key=lambda c: (c.at, c.key)):
+    for c in sorted(swept, key=lambda c: (c.at, c.key)):
         direction = c.direction or ""
         if c.scope_type == "project_total":
             own: Hashable = "total"
@@ -104,8 +136,6 @@ def group(cands: list[Candidate], scan_run: Callable[[Candidate], Hashable] | No
     out = [Incident(sorted(ms, key=_order)) for ms in members.values()]
     out.sort(key=lambda i: (i.start, i.primary.key))
     return out
-
-
 
 
 def restrict(incidents: list[Incident], keep: set[str]) -> list[Incident]:

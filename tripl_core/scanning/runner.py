@@ -47,11 +47,7 @@ def plan_windows(db: Session, cfg: ScanConfig, job: ScanJob, now: datetime | Non
     if job.kind == ScanJobKind.replay:
         # whole days, but never past the end asked for (nor, in `steps.warehouse_aggregates`, past now or the
         # newest data: see `scanning.horizon`)
-        out = []
-        for d in replay_days(job.time_from, job.time_to):
-            start, end = steps.full_day_window(d)
-            out.append((start, min(end, job.time_to.astimezone(UTC))))
-        return out
+        return [steps.full_day_window(d, job.time_to) for d in replay_days(job.time_from, job.time_to)]
     state = db.get(ScanState, cfg.id)
     lookback = timedelta(hours=cfg.scan_lookback_hours or steps.DEFAULT_LOOKBACK_HOURS)
     # A config's first run covers the day so far, and at least the lookback: just after midnight, today has no

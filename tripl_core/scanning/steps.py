@@ -38,8 +38,11 @@ def day_of(value: datetime) -> datetime:
     return passes.day_bounds(value.astimezone(UTC))[0]
 
 
-def full_day_window(day: datetime) -> tuple[datetime, datetime]:
-    return passes.day_bounds(day)
+def full_day_window(day: datetime, until: datetime | None = None) -> tuple[datetime, datetime]:
+    """The whole UTC day of `day`, cut at `until` (a replay's time_to): a replay never scans past the end asked
+    for, whichever executor runs it (the in-process runner and the Dagster assets both call this)."""
+    start, end = passes.day_bounds(day)
+    return (start, min(end, until.astimezone(UTC))) if until is not None else (start, end)
 
 
 def incremental_window(db: Session, cfg: ScanConfig, day: datetime, now: datetime | None = None
