@@ -159,3 +159,32 @@ def test_a_series_still_learning_never_alerts_nor_cools_down(world, db, webhook_
 
     got = dispatch._outcome(rule, cand, datetime.now(UTC), {}, state, get_settings())
     assert got == MatchOutcome.learning
+
+
+def test_a_more_specific_scope_arriving_later_updates_the_incident_not_resent(owner, world, db, hook, webhook_dest,
+                                                                               make_rule):
+    """The demo's spike reached people twice: the event type and the total were told in one cycle, the event
+    (same time, same direction, an event of that type) came a cycle later and became the incident's new lead —
+    it must be recorded as `updated` on the inbox item already told, not sent again."""
+    make_rule(webhook_dest)
+    start = NOW - timedelta(hours=4)
+    et = signal(db, world, scope="event_type", direction="spike", at=start, actual=4456, expected=2610, z=9)
+    et.bucket, et.bucket_count = NOW - timedelta(minutes=15), 16
+    tot = signal(db, world, scope="project_total", direction="spike", at=NOW - timedelta(minutes=30), actual=168,
+                 expected=149, z=3)
+    tot.bucket, tot.bucket_count = NOW - timedelta(minutes=15), 2
+    for row in (et, tot):  # a catch-up: the spike is already over when it is first told
+        row.status, row.closed_at = SignalStatus.closed, NOW - timedelta(minutes=5)
+    db.commit()
+    run_dispatch(NOW)
+    assert len(hook.requests) == 1
+    ev = signal(db, world, event="purchase", direction="spike", at=start, actual=2234, expected=561, z=15)
+    ev.bucket, ev.bucket_count = NOW - timedelta(hours=1), 12
+    ev.status, ev.closed_at = SignalStatus.closed, NOW - timedelta(minutes=45)
+    db.commit()
+    report = run_dispatch(NOW + timedelta(minutes=3))
+    assert report.outcomes == {"updated": 1} and report.deliveries == [] and len(hook.requests) == 1
+    assert outcomes(db)[f"volume:{ev.id}"] == "updated"
+    [group] = owner.get(INBOX).json()["items"]
+    assert group["item_count"] == 3
+    assert sorted(group["scope_names"]) == ["checkout", "project total", "purchase"]

@@ -298,6 +298,7 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
     notified = _last_notified(db, rule.id, {c.incident_key for c in fresh})
     to_send: list[list[Candidate]] = []
     updates: list[tuple[Candidate, uuid.UUID]] = []  # (finding, inbox group it joins)
+    listed: list[tuple[Candidate, uuid.UUID, str]] = []  # (update, delivery that told its incident, lead there)
     matches: list[dict[str, Any]] = []
     ended: list[tuple[Incident, uuid.UUID]] = []
     for inc in incidents:
@@ -309,7 +310,7 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
             if not is_new(c):
                 continue
             outcome = _outcome(rule, c, now, notified, state, settings)
-            if outcome == MatchOutcome.delivered and open_told:
+            if outcome == MatchOutcome.delivered and (open_told or _during(c, told)):
                 outcome = MatchOutcome.updated
             report.outcomes[outcome.value] = report.outcomes.get(outcome.value, 0) + 1
             if outcome == MatchOutcome.delivered:
@@ -317,7 +318,10 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
                 sending_now.append(c)
             elif outcome == MatchOutcome.updated:
                 updates.append((c, group_id))  # type: ignore[arg-type]
-                matches.append(_match_row(rule, c, outcome, led.delivery.get(told[0].key), now))
+                told_in = led.delivery.get(told[0].key)
+                if told_in is not None:
+                    listed.append((c, told_in, told[0].key))
+                matches.append(_match_row(rule, c, outcome, told_in, now))
             else:
                 matches.append(_match_row(rule, c, outcome, None, now))
         if sending_now:
@@ -335,6 +339,7 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
                 matches.append(_resolved_row(rule, project, inc, _group_of(db, delivery.id, inc[0].key), None, now))
     if updates:
         inbox.extend_groups(db, updates, now)
+        _list_updates(db, settings, project, listed)
     if ended:
         _resolve_incidents(db, rule, dest, project, ended, settings, now, report, matches)
     if matches:
@@ -344,6 +349,35 @@ def _dispatch_rule(db: Session, rule: AlertRule, dest: AlertDestination, project
             set_={"outcome": stmt.excluded.outcome, "delivery_id": stmt.excluded.delivery_id,
                   "scope_key": stmt.excluded.scope_key, "created_at": stmt.excluded.created_at}),
             matches)  # executemany with batched VALUES, not one statement with 100k parameters
+
+
+def _list_updates(db: Session, settings: Settings, project: Project,
+                  listed: list[tuple[Candidate, uuid.UUID, str]]) -> None:
+    """An update is listed on the inbox item it joined (as an item of the delivery that told the incident, marked
+    `updated`), so the inbox shows every scope of the incident whichever arrived first; nothing is sent."""
+    rows = []
+    for c, delivery_id, lead_key in listed:
+        lead = db.execute(select(AlertDeliveryItem.position, AlertDeliveryItem.correlation_group_id,
+                                 AlertDeliveryItem.finding_id).where(
+            AlertDeliveryItem.delivery_id == delivery_id, AlertDeliveryItem.finding_key == lead_key)).first()
+        if lead is None:
+            continue
+        data = {**item_dict(c.item(finding_link(settings, project, c))), "incident_of": str(lead.finding_id),
+                "updated": True}
+        rows.append({"id": uuid.uuid4(), "delivery_id": delivery_id, "correlation_group_id": lead.correlation_group_id,
+                     "position": lead.position, "kind": c.kind, "finding_id": c.finding_id, "finding_key": c.key,
+                     "scope_key": c.scope_key, "scope_type": c.scope_type, "scope_ref": c.scope_ref,
+                     "scope_name": c.scope_name, "direction": c.direction, "bucket": c.latest,
+                     "actual": c.actual, "expected": c.expected, "z": c.z, "summary": c.summary, "data": data})
+    if rows:
+        db.execute(insert(AlertDeliveryItem), rows)
+
+
+def _during(c: Candidate, told: list[Candidate]) -> bool:
+    """A finding that began while an incident already told (and since ended) was still anomalous is part of what
+    people heard about — e.g. the event's spike a scan found a cycle after its event type's and the total's, told
+    in a catch-up that was already over. Only a finding that starts after it is a new incident."""
+    return bool(told) and c.at <= max(t.latest for t in told)
 
 
 def _ended(members: list[Candidate]) -> bool:
