@@ -72,3 +72,34 @@ def test_a_regular_event_silent_for_ten_days_is_dead_listed_and_alertable(db, ow
     assert deadness.detect_dead_events(db, cfg, until + HOUR)["dead_events"] == 0
     db.commit()
     assert rows(db, "dead_events")["status"].tolist() == ["closed"]
+
+
+def test_deadness_is_judged_when_the_replay_finishes_after_todays_run_and_never_over_unscanned_days(
+        db, pg_scan, plan):
+    """Under Dagster today's scheduled run can finish before the replay of the days before it. The dead event must
+    be found once the history is in (before: only the newest day judged, so it never was), and days not scanned
+    yet are unknown, not silence (no dead event while the replay is half done)."""
+    cfg = steps.load_config(db, pg_scan["id"])
+    ev = {k: v["id"] for k, v in plan["events"].items()}
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=20)
+    rng = np.random.default_rng(2)
+    home = rng.poisson(20, 21 * 24)
+    home[-8 * 24:] = 0  # silent for the last eight days
+    other = rng.poisson(30, 21 * 24)
+
+    def scan(first_hour: int, hours: int) -> None:  # what a scan of those hours stores
+        at = start + first_hour * HOUR
+        _series(db, cfg, "project_total", None, at, home[first_hour:first_hour + hours] +
+                other[first_hour:first_hour + hours])
+        _series(db, cfg, "event", ev["home"], at, home[first_hour:first_hour + hours])
+        db.commit()
+
+    scan(20 * 24, 24)  # today's run first: no history yet
+    assert deadness.detect_dead_events(db, cfg, today + timedelta(days=1))["dead_events"] == 0
+    scan(0, 7 * 24)  # the replay's first chunk: days 7..19 are not scanned yet, so the silence is not known
+    assert deadness.detect_dead_events(db, cfg, start + timedelta(days=7))["dead_events"] == 0
+    scan(7 * 24, 13 * 24)  # the replay's last chunk (a day before today): now the silence is observed
+    assert deadness.detect_dead_events(db, cfg, today)["dead_events"] == 1
+    db.commit()
+    assert [str(e) for e in rows(db, "dead_events")["event_id"]] == [ev["home"]]

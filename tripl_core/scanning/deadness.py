@@ -56,9 +56,20 @@ def observed_until(db: Session, cfg: ScanConfig) -> datetime | None:
     return None if last is None else last + ScanInterval(cfg.interval).delta
 
 
+def _observed_throughout(db: Session, cfg: ScanConfig, start: datetime, end: datetime, step: timedelta) -> bool:
+    """Whether every bucket of [start, end) was scanned: silence over days not scanned yet is unknown, not death."""
+    seen = db.execute(text("SELECT COUNT(*) FROM metric_points WHERE scan_config_id = :c "
+                           "AND scope_type = 'project_total' AND bucket >= :s AND bucket < :e"),
+                      {"c": cfg.id, "s": start, "e": end}).scalar() or 0
+    return seen >= round((end - start) / step)
+
+
 def detect_dead_events(db: Session, cfg: ScanConfig, day_end: datetime) -> dict[str, Any]:
     until = observed_until(db, cfg)
-    if until is None or day_end < until:  # not the newest observed day: nothing to say about now
+    # Any window inside the history re-judges "now": under Dagster today's run may finish before the replay of the
+    # days before it, and a rule that looked only at the newest day never saw the history (a dead event was found
+    # or not depending on the order the runs finished in).
+    if until is None or day_end < until - timedelta(days=HISTORY_DAYS):
         return {"dead_events": 0}
     step = ScanInterval(cfg.interval).delta
     act = pd.read_sql_query(text(_ACTIVITY), db.connection(),
@@ -75,7 +86,7 @@ def detect_dead_events(db: Session, cfg: ScanConfig, day_end: datetime) -> dict[
         limit = max(timedelta(seconds=GAP_FACTOR * float(r.max_gap)), MIN_SILENCE)
         regular = int(r.active) >= MIN_ACTIVE_BUCKETS and int(r.days) >= MIN_ACTIVE_DAYS
         prior = open_rows.get(r.event_id)
-        if regular and silent > limit:
+        if regular and silent > limit and _observed_throughout(db, cfg, last_seen, until, step):
             values = {"id": store.finding_id("dead", cfg.id, r.event_id), "project_id": cfg.project_id,
                       "scan_config_id": cfg.id, "event_id": r.event_id, "event_type_id": r.event_type_id,
                       "status": "open", "last_seen_at": last_seen, "detected_at": last_seen + limit,
