@@ -9,8 +9,9 @@ MIN_ACTIVE_BUCKETS buckets on at least MIN_ACTIVE_DAYS days; its *usual gap* is 
 those buckets; it is *dead* when it has been silent (from the end of its last bucket with volume to the end of
 observed time) for more than max(GAP_FACTOR × usual gap, MIN_SILENCE). Only implemented/live events count (an
 archived event is expected to be silent). A dead event stays open until it sends again, then closes; dying again
-later is a new occurrence for alerting (its `last_seen_at` differs). Runs only for the window holding the newest
-observed day: deadness is about now, so replaying old days costs nothing here.
+later is a new occurrence for alerting (its `last_seen_at` differs). Deadness is about now: every window inside
+the HISTORY_DAYS before the newest observed bucket re-judges it (one grouped query), whatever order the runs finish
+in, and silence counts only over buckets that were scanned (days a replay has not reached yet are unknown).
 """
 
 from __future__ import annotations
