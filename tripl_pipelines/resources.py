@@ -14,7 +14,7 @@ import dagster as dg
 from sqlalchemy.orm import Session, sessionmaker
 
 from tripl_core.db.models.sources import ScanConfig
-from tripl_core.db.session import database_url, engine_for, normalize_url
+from tripl_core.db.session import committed, database_url, engine_for, normalize_url
 from tripl_core.sources.data_sources import adapter_for
 from tripl_core.warehouse import WarehouseAdapter
 
@@ -35,15 +35,8 @@ class TriplDatabase(dg.ConfigurableResource):
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Commits on success, rolls back on error, always closes."""
-        db = self.new_session()
-        try:
+        with committed(self.new_session()) as db:
             yield db
-            db.commit()
-        except Exception:
-            db.rollback()
-            raise
-        finally:
-            db.close()
 
 
 class WarehouseClients(dg.ConfigurableResource):

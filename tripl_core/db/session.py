@@ -53,9 +53,8 @@ def new_session() -> Session:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """A session for scripts and pipelines: commits on success, rolls back on error."""
-    db = new_session()
+def committed(db: Session) -> Iterator[Session]:
+    """Use `db` as one unit of work: commits on success, rolls back on error, always closes."""
     try:
         yield db
         db.commit()
@@ -64,6 +63,13 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         db.close()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session for scripts and pipelines: commits on success, rolls back on error."""
+    with committed(new_session()) as db:
+        yield db
 
 
 def reset_engines() -> None:
