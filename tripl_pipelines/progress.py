@@ -44,6 +44,12 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
             err = err.cause
         if err is not None:
             return _EXC_PREFIX.sub("", err.message.strip())
+    # A run whose process died (SIGKILL, out of memory) has no step failure: Dagster's code server notices the
+    # dead process and records why in an engine event before it marks the run failed "from outside the execution
+    # context" — which alone would not tell anyone what happened.
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        if record.message.startswith("Run execution process for "):
+            return f"{record.message} Run the scan again: its days are recomputed whole."
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
         return record.message
     return None

@@ -19,6 +19,7 @@ from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.errors import Conflict, Invalid, NotFound
+from tripl_core.scanning import liveness
 
 # Re-exported: they live in `job_summary` so that `runner` (which this module starts) need not import this one.
 from tripl_core.scanning.job_summary import job_totals as job_totals
@@ -71,6 +72,7 @@ def enqueue(db: Session, actor: audit.Actor | None, project: Project, cfg: ScanC
                                        "the first day partition).")
     if kind != ScanJobKind.apply_event_groups and not cfg.time_column:
         raise Invalid("time_column", "The scan config has no time_column; set one before scanning.")
+    liveness.settle_orphans(db, cfg.id)  # a job whose runner died is failed before the next one is dispatched
     # trigger "inprocess" from a caller means "I run it myself" (runner.run_job); API jobs go to the executor.
     runs_here = get_settings().scan_executor == "inprocess" and trigger == "api"
     job = ScanJob(project_id=project.id, scan_config_id=cfg.id, kind=kind, status=ScanJobStatus.pending,
@@ -100,11 +102,13 @@ def submit_inprocess(job_id: uuid.UUID) -> None:
 
 
 def list_jobs(db: Session, project: Project, cfg: ScanConfig, limit: int = LIST_LIMIT) -> list[ScanJob]:
+    liveness.settle_orphans(db, cfg.id)  # never list a job as running whose runner is gone
     return list(db.scalars(select(ScanJob).where(ScanJob.scan_config_id == cfg.id, ScanJob.project_id == project.id)
                            .order_by(ScanJob.created_at.desc(), ScanJob.id).limit(limit)))
 
 
 def get_job(db: Session, project: Project, cfg: ScanConfig, job_id: uuid.UUID) -> ScanJob:
+    liveness.settle_orphans(db, cfg.id)
     job = db.get(ScanJob, job_id)
     if job is None or job.scan_config_id != cfg.id or job.project_id != project.id:
         raise NotFound(f"Scan job '{job_id}' not found for scan config '{cfg.id}'.")

@@ -23,7 +23,7 @@ from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus, Scan
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.db.session import new_session
 from tripl_core.errors import DomainError
-from tripl_core.scanning import job_summary, steps
+from tripl_core.scanning import job_summary, liveness, steps
 from tripl_core.scanning.groups import apply_event_groups
 from tripl_core.warehouse import WarehouseError
 
@@ -78,9 +78,16 @@ def _finish(job_id: uuid.UUID, status: ScanJobStatus, summary: dict[str, Any] | 
 
 
 def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
-    """Execute `job` in this process. Day transactions use their own sessions; `db` tracks the job row."""
+    """Execute `job` in this process. Day transactions use their own sessions; `db` tracks the job row. The job's
+    liveness lock is held from before it is claimed until its outcome is written (`scanning.liveness`), so a
+    runner killed on the way leaves a job that the next reader fails instead of one "running" forever."""
     if job.status.is_final:
         return job
+    with liveness.running(job.id):
+        return _run(db, job, now)
+
+
+def _run(db: Session, job: ScanJob, now: datetime | None) -> ScanJob:
     cfg = steps.load_config(db, job.scan_config_id)
     t0 = time.monotonic()
     claimed = db.execute(update(ScanJob).where(ScanJob.id == job.id, ScanJob.status == ScanJobStatus.pending)

@@ -1,0 +1,182 @@
+"""A scan killed with SIGKILL in the middle of a partition (issue 21, item 5): the job does not stay "running",
+and running the scan again leaves exactly the rows and alerts of one clean run.
+
+The kill point is deterministic: the runner is another process (its own process group) reading the warehouse
+through the TCP forwarder of `test_warehouse_faults`, which lets the first day's connections through and then
+accepts one and never answers it, so the runner sits inside the second day's warehouse aggregate — the first
+day committed, the second day's transaction open — when its process group gets SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tests.alerting.helpers import FakeServer
+from tests.alerting_api.conftest import hook  # noqa: F401 - fixture
+from tests.alerting_api.helpers import BASE, run_dispatch
+from tests.pipelines.conftest import make_config
+from tests.pipelines.helpers import SNAPSHOT_TABLES, replay, snapshot
+from tests.pipelines.test_dagster import instance  # noqa: F401 - fixture
+from tests.pipelines.test_warehouse_faults import WINDOW, Forwarder, _day_totals, forwarder  # noqa: F401
+from tripl_core.db.models.scans import ScanJob, ScanJobKind
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = "import sys, uuid; from tripl_core.scanning import runner; runner.run_job_by_id(uuid.UUID(sys.argv[1]))"
+# What one scan and its alerts leave behind, besides the job rows (wiped between the two runs compared).
+OUTPUTS = [*SNAPSHOT_TABLES, "scan_states", "scan_stages", "dead_events", "variable_observations",
+           "alert_deliveries", "alert_matches", "alert_correlation_groups", "alert_feedback"]
+
+
+def _source(owner, pipe_pg: dict, port: int) -> dict:
+    # a generous timeout: the stalled connection must still be waiting when the kill comes
+    r = owner.post("/api/v1/data-sources", json={
+        "name": "killed", "db_type": "postgres", "host": "127.0.0.1", "port": port,
+        "database_name": pipe_pg["database"], "username": pipe_pg["username"], "password": pipe_pg["password"],
+        "timeout_seconds": 120})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _state(db, scan_id: str) -> dict:
+    out = snapshot(db)
+    out["scan_states"] = [tuple(map(str, r)) for r in db.execute(text(
+        "SELECT watermark, histogram_edges FROM scan_states WHERE scan_config_id = :s"), {"s": scan_id})]
+    return out
+
+
+def _alerts(sink: FakeServer) -> list[tuple]:
+    """What the webhook received, without the scan job's own id (each run is another job)."""
+    return sorted((i["kind"], i["finding_id"], i.get("scope_name"), i.get("summary"))
+                  for r in sink.requests for i in r.json()["items"])
+
+
+def _deliveries(db) -> list[tuple]:
+    return sorted(tuple(map(str, r)) for r in db.execute(text(
+        "SELECT status, attempts, matched_count FROM alert_deliveries")))
+
+
+def test_a_scan_killed_mid_partition_is_failed_and_its_rerun_equals_one_clean_run(
+        owner, plan, pipe_pg, db, forwarder, hook):  # noqa: F811
+    scan = make_config(owner, _source(owner, pipe_pg, forwarder.port), name="killed")
+    dest = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "sink",
+                                                           "target_url": f"{hook.url}/scan"}).json()
+    r = owner.post(f"{BASE}/alerts/destinations/{dest['id']}/rules", json={
+        "name": "Everything", "include_schema_drifts": True, "include_distribution_drifts": True,
+        "include_release_regressions": True})
+    assert r.status_code == 201, r.text
+    now = WINDOW[1] + timedelta(hours=1)
+
+    # The reference: one clean run, its rows and the alerts dispatched for it.
+    forwarder.connections = 0
+    clean = replay(db, scan, *WINDOW)
+    assert clean.status.value == "succeeded", clean.error_message
+    needed, reference = forwarder.connections, _state(db, scan["id"])
+    assert run_dispatch(now).sent == 1
+    reference_alerts, reference_deliveries = _alerts(hook), _deliveries(db)
+    assert reference_alerts and reference["schema_drifts"]
+    db.execute(text(f"TRUNCATE {', '.join(OUTPUTS)} CASCADE"))
+    db.commit()
+    hook.requests.clear()
+
+    # The killed run: through the first day, then stuck in the second day's warehouse aggregate.
+    forwarder.connections, forwarder.budget, forwarder.mode = 0, needed // 2 + 1, "stall"
+    job = ScanJob(project_id=uuid.UUID(scan["project_id"]), scan_config_id=uuid.UUID(scan["id"]),
+                  kind=ScanJobKind.replay, time_from=WINDOW[0], time_to=WINDOW[1], trigger="inprocess")
+    db.add(job)
+    db.commit()
+    child = subprocess.Popen([sys.executable, "-c", RUNNER, str(job.id)], cwd=ROOT, env=dict(os.environ),
+                             start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while forwarder.connections <= forwarder.budget:  # until the stalled connection is accepted
+        assert child.poll() is None, child.stderr.read() if child.stderr else child.returncode
+        assert time.monotonic() < deadline, "the runner never reached the stalled connection"
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGKILL)
+    assert child.wait(30) == -signal.SIGKILL
+    db.expire_all()
+    assert list(_day_totals(db, scan["id"]).values()) == [24]  # the first day committed, the second not at all
+
+    # The killed job is failed with a reason as soon as anyone looks (no runner holds it any more).
+    r = owner.get(f"{BASE}/scans/{scan['id']}/jobs/{job.id}")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "failed" and "stopped before it finished" in r.json()["error_message"], r.json()
+    assert r.json()["completed_at"]
+
+    # The warehouse is reachable again; the scan runs again: exactly one clean run's rows and alerts.
+    forwarder.budget = None
+    forwarder.close()
+    fresh = Forwarder(pipe_pg)
+    try:
+        db.execute(text("UPDATE data_sources SET port = :p WHERE name = 'killed'"), {"p": fresh.port})
+        db.commit()
+        rerun = replay(db, scan, *WINDOW)
+    finally:
+        fresh.close()
+    assert rerun.status.value == "succeeded", rerun.error_message
+    assert _state(db, scan["id"]) == reference
+    assert run_dispatch(now).sent == 1
+    assert _alerts(hook) == reference_alerts and _deliveries(db) == reference_deliveries
+
+
+def test_a_running_job_with_a_live_runner_is_left_alone(owner, plan, pipe_pg, db, forwarder):  # noqa: F811
+    """The other side: a job whose runner is alive (stuck on the warehouse, but alive) stays running."""
+    scan = make_config(owner, _source(owner, pipe_pg, forwarder.port), name="alive")
+    forwarder.connections, forwarder.budget, forwarder.mode = 0, 0, "stall"
+    job = ScanJob(project_id=uuid.UUID(scan["project_id"]), scan_config_id=uuid.UUID(scan["id"]),
+                  kind=ScanJobKind.replay, time_from=WINDOW[0], time_to=WINDOW[1], trigger="inprocess")
+    db.add(job)
+    db.commit()
+    child = subprocess.Popen([sys.executable, "-c", RUNNER, str(job.id)], cwd=ROOT, env=dict(os.environ),
+                             start_new_session=True, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while forwarder.connections < 1:
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        jobs = owner.get(f"{BASE}/scans/{scan['id']}/jobs").json()
+        assert [(j["id"], j["status"]) for j in jobs] == [(str(job.id), "running")]
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(30)
+    jobs = owner.get(f"{BASE}/scans/{scan['id']}/jobs").json()
+    assert [j["status"] for j in jobs] == ["failed"]
+
+
+def test_a_dagster_run_whose_process_died_fails_its_job_saying_why(db, pg_scan, instance):  # noqa: F811
+    """Under Dagster the run worker is a child of the code server, which notices a dead one
+    (`dagster/_grpc/server.py`, `_check_for_orphaned_runs`): it records the crash in an engine event and marks the
+    run failed. The run-failure sensor then settles the job — with the crash as its reason, not Dagster's
+    "marked as failed from outside the execution context"."""
+    import dagster as dg
+    from dagster._utils import get_run_crash_explanation
+
+    from tests.pipelines.test_dagster import KEY, _ctx, _job
+    from tripl_pipelines.assets import scan_partition_job
+    from tripl_pipelines.definitions import defs
+    from tripl_pipelines.partitions import JOB_TAG, SCAN_CONFIGS
+    from tripl_pipelines.progress import settle
+    from tripl_pipelines.sensors import scan_job_queue
+
+    job = _job(db, pg_scan, days=[WINDOW[0]])
+    scan_job_queue(_ctx(instance))
+    instance.add_dynamic_partitions(SCAN_CONFIGS.name, [KEY])
+    run = instance.create_run_for_job(defs.resolve_job_def(scan_partition_job.name), tags={JOB_TAG: str(job.id)})
+    instance.report_engine_event(  # exactly what the code server writes for a run process killed with SIGKILL
+        get_run_crash_explanation(prefix=f"Run execution process for {run.run_id}", exit_code=-signal.SIGKILL),
+        run)
+    instance.report_run_failed(run)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    db.refresh(job)
+    settle(instance, db, job)
+    db.commit()
+    assert job.status.value == "failed" and job.completed_at is not None
+    assert "was terminated by signal 9 (SIGKILL)" in job.error_message, job.error_message
