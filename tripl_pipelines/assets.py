@@ -110,18 +110,20 @@ def warehouse_aggregates(context: dg.AssetExecutionContext, tripl_db: TriplDatab
         cfg = resolve_config(db, key)
         client_cm = warehouse.client(cfg)
         until = None if incremental else replay_end(context, db)
-    with client_cm as client:
-        for day in days:
-            with tripl_db.session() as db:
-                cfg = resolve_config(db, key)
-                window = (steps.incremental_window(db, cfg, day) if incremental
-                          else steps.full_day_window(day, until))
-                summary = (steps.warehouse_aggregates(db, cfg, *window, adapter=client) if window
-                           else {"skipped": "nothing due"})
-            _record(context, key, day, summary)
-            totals["days"] += 1
-            for k, v in _numbers(summary).items():
-                totals[k] = totals.get(k, 0) + v
+    with client_cm as client, tripl_db.session() as db:
+        cfg = resolve_config(db, key)
+        # the run's days are read together: one newest-data probe, one aggregate and one sample statement
+        # (`steps.warehouse_aggregates_range`), staged per day
+        windows = [(steps.incremental_window(db, cfg, day) if incremental else steps.full_day_window(day, until))
+                   for day in days]
+        due = [w for w in windows if w]
+        reads = iter(steps.warehouse_aggregates_range(db, cfg, due, adapter=client))
+        summaries = [next(reads) if w else {"skipped": "nothing due"} for w in windows]
+    for day, summary in zip(days, summaries, strict=True):
+        _record(context, key, day, summary)
+        totals["days"] += 1
+        for k, v in _numbers(summary).items():
+            totals[k] = totals.get(k, 0) + v
     context.log.info("warehouse_aggregates %s, %d day(s): %s", key, len(days), totals)
     return dg.MaterializeResult()
 

@@ -66,3 +66,39 @@ def observed_end(cfg: ScanConfig, end: datetime, now: datetime, newest: datetime
             data_end += step
         out = min(out, data_end)
     return out
+
+
+def newest_by_bucket(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime
+                     ) -> pd.Series | None:
+    """The newest time per bucket of [start, end + PROBE_AHEAD), in one statement for a run's days: the newest row
+    of any bucket-aligned window inside it is then `newest_in` without another round trip. None: the engine does
+    not return the column as a time (no data clip, as `newest_row`)."""
+    sql = adapter.sql
+    params: dict = {}
+    types: dict = {}
+    bucket = sql.time_bucket(col(cfg.time_column), ScanInterval(cfg.interval))
+    tree = (exp.select(bucket.as_("__bucket"), exp.Max(this=col(cfg.time_column)).as_("newest"))
+            .from_(sql.source(cfg.base_query)).group_by(bucket.copy()))
+    cond = sql.window_filter(cfg.time_column, start, end + PROBE_AHEAD, params, types)
+    if cond is not None:
+        tree = tree.where(cond)
+    steps = (end + PROBE_AHEAD - start).total_seconds() / ScanInterval(cfg.interval).seconds
+    df = adapter.query_df(BuiltQuery(sql.render(tree), params, types, max_rows=int(steps) + 2))
+    if df.empty:
+        return pd.Series([], dtype="datetime64[us, UTC]")
+    try:
+        newest = pd.to_datetime(df["newest"], utc=True)
+    except (TypeError, ValueError):  # a time column the engine does not return as a time: no data clip
+        return None
+    return pd.Series(newest.to_numpy(), index=pd.to_datetime(df["__bucket"], utc=True)).dropna().sort_index()
+
+
+def newest_in(newest: pd.Series | None, start: datetime, end: datetime) -> datetime | None:
+    """What `newest_row(adapter, cfg, start, end)` returns, read from `newest_by_bucket` (start and end on
+    bucket bounds)."""
+    if newest is None:
+        return end
+    part = newest[(newest.index >= pd.Timestamp(start)) & (newest.index < pd.Timestamp(end + PROBE_AHEAD))]
+    if part.empty:
+        return None
+    return pd.Timestamp(part.max()).to_pydatetime()

@@ -34,8 +34,17 @@ from tripl_core.db.models.sources import ScanConfig
 from tripl_core.scanning.planmap import PlanIndex
 from tripl_core.sources.data_sources import adapter_for
 from tripl_core.warehouse import ScanInterval, WarehouseAdapter
-from tripl_core.warehouse.aggregate import AggregateQuery, AggregateSpec, build_aggregate
-from tripl_core.warehouse.sql import BuiltQuery, col, lit, parse_field_ref, parse_name_format, utc_naive
+from tripl_core.warehouse.aggregate import AggregateQuery, AggregateResult, AggregateSpec, build_aggregate
+from tripl_core.warehouse.sql import (
+    BuiltQuery,
+    col,
+    func,
+    ident,
+    lit,
+    parse_field_ref,
+    parse_name_format,
+    utc_naive,
+)
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +154,9 @@ def chunks(start: datetime, end: datetime, cfg: ScanConfig) -> list[tuple[dateti
     return out
 
 
+Window = tuple[datetime, datetime]
+
+
 def _sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime,
                   limit: int, fp: FieldPlan, fraction: float | None = None) -> BuiltQuery:
     """Up to `limit` rows of the chunk, chosen by a hash of their content: spread over the chunk like a random
@@ -195,6 +207,71 @@ def _read_sample(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, en
     if fraction is not None and fraction < 1 and len(samples) < min(limit, rows or 0):
         samples = adapter.query_df(_sample_query(adapter, cfg, start, end, limit, fp))
     return samples
+
+
+def _chunked_sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime, limit: int,
+                          step: ScanInterval, fp: FieldPlan, fraction: float | None = None,
+                          max_rows: int | None = None) -> BuiltQuery:
+    """`_sample_query` for many chunks in one statement: rows numbered per chunk in the same hash order
+    (`__rn`), at most `limit` per chunk; the caller keeps each chunk's own first n."""
+    sql = adapter.sql
+    params: dict = {}
+    types: dict = {}
+    etype = sql.as_text(col(cfg.event_type_column)) if cfg.event_type_column else exp.Null()
+    ename = (sql.as_text(sql.name_expr(parse_name_format(cfg.event_name_format)))
+             if cfg.event_name_format else exp.Null())
+    parts = [c for c in dict.fromkeys([cfg.time_column, cfg.event_type_column, *fp.json_columns]) if c]
+    rank = exp.Window(this=func("ROW_NUMBER"), partition_by=[sql.time_bucket(col(cfg.time_column), step)],
+                      order=exp.Order(expressions=[exp.Ordered(this=k) for k in sql.sample_keys(cfg.time_column,
+                                                                                                 parts)]))
+    inner = exp.select(exp.Star(), sql.time_bucket(col(cfg.time_column), ScanInterval(cfg.interval))
+                       .as_("__bucket"), etype.as_("__event_type"), ename.as_("__event_name"),
+                       rank.as_("__rn")).from_(sql.source(cfg.base_query))
+    cond = sql.window_filter(cfg.time_column, start, end, params, types)
+    if fraction is not None and fraction < 1:
+        pre = sql.sample_prefilter(cfg.time_column, parts, fraction)
+        if pre is not None:
+            cond = pre if cond is None else exp.and_(cond, pre)
+    if cond is not None:
+        inner = inner.where(cond)
+    tree = (exp.select(exp.Star()).from_(inner.subquery("__ranked"))
+            .where(exp.LTE(this=ident("__rn"), expression=lit(int(limit)))))
+    return BuiltQuery(sql.render(tree), params, types, max_rows=max_rows)
+
+
+def _read_chunked_sample(adapter: WarehouseAdapter, cfg: ScanConfig,
+                         batch: list[tuple[datetime, datetime, int, int]], step: ScanInterval, fp: FieldPlan,
+                         counts: pd.DataFrame) -> pd.DataFrame:
+    """The samples of every chunk of `batch` in one statement, each the rows `_read_sample` picks for the chunk
+    alone (its first n by hash), in chunk order then hash order. The hash pre-filter is sized by the sparsest
+    chunk (row counts from the aggregate); if a chunk still comes up short it re-runs unfiltered."""
+    freq = f"{step.seconds}s"
+    limits = {pd.Timestamp(c_start).tz_convert("UTC"): n for c_start, _, n, _ in batch}
+    per_chunk = (_utc(counts["bucket"]).dt.floor(freq).to_frame("chunk").assign(n=counts["count"].to_numpy())
+                 .groupby("chunk")["n"].sum()) if len(counts) else pd.Series(dtype="int64")
+    if per_chunk.sum() == 0:
+        return pd.DataFrame()
+    want = {c: min(limits.get(c, 0), int(n)) for c, n in per_chunk.items()}
+    fraction = max((2 * limits.get(c, 0) + 100) / n for c, n in per_chunk.items() if n > 0)
+    limit = max(limits.values())
+    start, end = batch[0][0], batch[-1][1]
+    max_rows = limit * len(batch)
+
+    def run(frac: float | None) -> pd.DataFrame:
+        df = adapter.query_df(_chunked_sample_query(adapter, cfg, start, end, limit, step, fp, frac, max_rows))
+        if df.empty:
+            return df
+        chunk = _utc(df["__bucket"]).dt.floor(freq)
+        keep = df["__rn"].astype("int64").to_numpy() <= chunk.map(limits).fillna(0).astype("int64").to_numpy()
+        df = df[keep].assign(__chunk=chunk[keep]).sort_values(["__chunk", "__rn"], kind="stable")
+        return df
+
+    samples = run(fraction if fraction < 1 else None)
+    if fraction < 1:
+        got = samples.groupby("__chunk").size() if len(samples) else pd.Series(dtype="int64")
+        if any(int(got.get(c, 0)) < n for c, n in want.items()):
+            samples = run(None)
+    return samples.drop(columns=["__chunk", "__rn"]).reset_index(drop=True) if len(samples) else samples
 
 
 def _utc(series: pd.Series) -> pd.Series:
@@ -388,9 +465,34 @@ def _empty(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns=columns)
 
 
+def chunk_interval(cfg: ScanConfig) -> ScanInterval:
+    """The chunk length: max(replay_chunk_interval, interval) — every interval divides the longer ones."""
+    return max(ScanInterval(cfg.replay_chunk_interval), ScanInterval(cfg.interval), key=lambda i: i.seconds)
+
+
+def segments(windows: list[Window]) -> list[list[int]]:
+    """Indexes of `windows` (sorted, disjoint) grouped into runs that touch end to start: one statement each."""
+    out: list[list[int]] = []
+    for i, (start, _) in enumerate(windows):
+        if out and windows[out[-1][-1]][1] == start:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
 def read_window(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
                 adapter: WarehouseAdapter | None = None, plan: PlanIndex | None = None) -> WindowResult:
     """Run the passes over [start, end) and return the combined frames (nothing is written but scan_states)."""
+    return read_windows(db, cfg, [(start, end)], adapter, plan)[0]
+
+
+def read_windows(db: Session, cfg: ScanConfig, windows: list[Window],
+                 adapter: WarehouseAdapter | None = None, plan: PlanIndex | None = None) -> list[WindowResult]:
+    """The passes over several windows (a run's days, sorted and disjoint), one result per window, each equal to
+    what reading that window alone gives. Windows that touch are read together: one aggregate and one sample
+    statement per run of touching windows, ranked and sampled per chunk inside the statement (so a 7-day run is
+    one aggregate, not 7 × chunks of them). Nothing is written but scan_states."""
     t0 = time.monotonic()
     if not cfg.time_column:
         from tripl_core.errors import Invalid
@@ -400,64 +502,97 @@ def read_window(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
     fp = field_plan(cfg, plan)
     own = adapter is None
     adapter = adapter or adapter_for(cfg.data_source)
-    parts: dict[str, list[pd.DataFrame]] = {k: [] for k in FRAMES}
     var_refs = variable_refs(plan, fp, cfg)
-    sample_parts: list[pd.DataFrame] = []
-    windows = chunks(start, end, cfg)
-    per_chunk = max(1, math.ceil((cfg.scan_row_limit or DEFAULT_SAMPLE_ROWS) / max(1, len(windows))))
+    step = chunk_interval(cfg)
+    row_limit = cfg.scan_row_limit or DEFAULT_SAMPLE_ROWS
+    # (chunk start, chunk end, sample rows of the chunk, window index), in time order
+    cuts: list[tuple[datetime, datetime, int, int]] = []
+    for wi, (w_start, w_end) in enumerate(windows):
+        w_chunks = chunks(w_start, w_end, cfg)
+        per_chunk = max(1, math.ceil(row_limit / max(1, len(w_chunks))))
+        cuts += [(c_start, c_end, per_chunk, wi) for c_start, c_end in w_chunks]
+    parts: list[dict[str, list[pd.DataFrame]]] = [{k: [] for k in FRAMES} for _ in windows]
+    sample_parts: list[list[pd.DataFrame]] = [[] for _ in windows]
     try:
-        for c_start, c_end in windows:
-            # The first scans of a config sample before aggregating: their sample sets the histogram bins the
-            # aggregate uses. Afterwards the aggregate runs first and its row count lets the sample skip sorting
-            # the whole chunk (see `_sample_query`).
-            early = not _edges_frozen(db, cfg)
-            samples = _read_sample(adapter, cfg, c_start, c_end, per_chunk, fp) if early else None
-            hist = _decide_histograms(db, cfg, samples if samples is not None else pd.DataFrame())
-            numeric = {f: h["edges"] for f, h in hist.items() if h.get("kind") == "numeric" and h.get("edges")}
-            categorical = [f for f, h in hist.items() if h.get("kind") == "categorical"]
-            spec = AggregateSpec(
-                base_query=cfg.base_query, time_column=cfg.time_column, interval=ScanInterval(cfg.interval),
-                start=c_start, end=c_end, event_type_column=cfg.event_type_column,
-                event_name_format=cfg.event_name_format,
-                breakdown_columns=list(dict.fromkeys([*(cfg.metric_breakdown_columns or []), *categorical,
-                                                      *var_refs])),
-                breakdown_top_k=cfg.metric_breakdown_values_limit or DEFAULT_BREAKDOWN_TOP_K,
-                app_version_column=cfg.app_version_column, fields=fp.refs, histograms=numeric,
-                max_rows=cfg.metrics_row_limit)
-            agg = _aggregate_for(adapter, spec)
-            res = agg.split(adapter.query_df(agg.query))
-            if samples is None:
-                samples = _read_sample(adapter, cfg, c_start, c_end, per_chunk, fp,
-                                       rows=int(res.counts["count"].sum()))
-            br = res.breakdowns
-            cat_labels = {parse_field_ref(f, "distribution_drift_fields").label for f in categorical}
-            conf_labels = {parse_field_ref(f, "metric_breakdown_columns").label
-                           for f in cfg.metric_breakdown_columns or []}
-            cat = br[br["column"].isin(cat_labels)]
-            hist_cat = pd.DataFrame({"field": cat["column"], "bucket": cat["bucket"], "event_type": cat["event_type"],
-                                     "event_name": cat["event_name"], "value": cat["value"].astype(object),
-                                     "is_other": cat["is_other"], "count": cat["count"]})
-            hist_num = res.histograms.assign(value=res.histograms["bin"].astype("string").astype(object),
-                                             is_other=False).drop(columns=["bin"])
-            var = br[br["column"].isin(set(var_refs))]
-            parts["variables"].append(var.assign(variable_id=var["column"].map(var_refs).astype(str))
-                                      .drop(columns=["column"]))
-            parts["counts"].append(res.counts)
-            parts["breakdowns"].append(br[br["column"].isin(conf_labels)])
-            parts["app_versions"].append(res.app_versions)
-            parts["fields"].append(res.fields)
-            parts["histograms"].append(pd.concat([hist_num, hist_cat], ignore_index=True))
-            sample_parts.append(samples)
+        for seg in segments(windows):
+            seg_cuts = [c for c in cuts if c[3] in seg]
+            i = 0
+            while i < len(seg_cuts):
+                # The first scans of a config sample before aggregating, one chunk at a time: their sample sets
+                # the histogram bins the aggregate uses. Afterwards the aggregate runs first over the rest of the
+                # segment, and its row counts let the sample skip sorting every row (see `_sample_query`).
+                early = not _edges_frozen(db, cfg)
+                batch = seg_cuts[i:i + 1] if early else seg_cuts[i:]
+                i += len(batch)
+                b_start, b_end = batch[0][0], batch[-1][1]
+                samples = _read_sample(adapter, cfg, b_start, b_end, batch[0][2], fp) if early else None
+                hist = _decide_histograms(db, cfg, samples if samples is not None else pd.DataFrame())
+                numeric = {f: h["edges"] for f, h in hist.items() if h.get("kind") == "numeric" and h.get("edges")}
+                categorical = [f for f, h in hist.items() if h.get("kind") == "categorical"]
+                spec = AggregateSpec(
+                    base_query=cfg.base_query, time_column=cfg.time_column, interval=ScanInterval(cfg.interval),
+                    start=b_start, end=b_end, event_type_column=cfg.event_type_column,
+                    event_name_format=cfg.event_name_format,
+                    breakdown_columns=list(dict.fromkeys([*(cfg.metric_breakdown_columns or []), *categorical,
+                                                          *var_refs])),
+                    breakdown_top_k=cfg.metric_breakdown_values_limit or DEFAULT_BREAKDOWN_TOP_K,
+                    app_version_column=cfg.app_version_column, fields=fp.refs, histograms=numeric,
+                    max_rows=cfg.metrics_row_limit * len(batch) if cfg.metrics_row_limit else None,
+                    chunk_interval=step)
+                agg = _aggregate_for(adapter, spec)
+                res = agg.split(adapter.query_df(agg.query))
+                if samples is None:
+                    samples = _read_chunked_sample(adapter, cfg, batch, step, fp, res.counts)
+                _distribute(cfg, windows, batch, res, samples, categorical, var_refs, parts, sample_parts)
     finally:
         if own:
             adapter.close()
-    sampled = [p for p in sample_parts if len(p)]
-    sf, nf = profile_samples(pd.concat(sampled, ignore_index=True) if sampled else pd.DataFrame(), fp, plan, cfg)
-    parts["sample_fields"].append(sf)
-    parts["name_fields"].append(nf)
-    frames = {k: _combine(k, v) for k, v in parts.items()}
-    rows = int(frames["counts"]["count"].sum()) if len(frames["counts"]) else 0
-    return WindowResult(frames, rows, len(windows), time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    results = []
+    for wi in range(len(windows)):
+        sampled = [p for p in sample_parts[wi] if len(p)]
+        sf, nf = profile_samples(pd.concat(sampled, ignore_index=True) if sampled else pd.DataFrame(), fp, plan,
+                                 cfg)
+        parts[wi]["sample_fields"].append(sf)
+        parts[wi]["name_fields"].append(nf)
+        frames = {k: _combine(k, v) for k, v in parts[wi].items()}
+        rows = int(frames["counts"]["count"].sum()) if len(frames["counts"]) else 0
+        results.append(WindowResult(frames, rows, sum(1 for c in cuts if c[3] == wi), 0.0))
+    total = sum(r.rows for r in results) or 1
+    for r in results:  # the statements served every window: their time is shared out by rows
+        r.seconds = seconds * (r.rows / total if total else 1 / len(results))
+    return results
+
+
+def _in(frame: pd.DataFrame, column: str, start: datetime, end: datetime) -> pd.DataFrame:
+    b = _utc(frame[column]) if len(frame) else frame[column]
+    return frame[(b >= pd.Timestamp(start)) & (b < pd.Timestamp(end))] if len(frame) else frame
+
+
+def _distribute(cfg: ScanConfig, windows: list[Window], batch: list[tuple[datetime, datetime, int, int]],
+                res: AggregateResult, samples: pd.DataFrame, categorical: list[str], var_refs: dict[str, uuid.UUID],
+                parts: list[dict[str, list[pd.DataFrame]]], sample_parts: list[list[pd.DataFrame]]) -> None:
+    """Cut one statement's frames (over the batch's chunks) into the windows they belong to."""
+    br = res.breakdowns
+    cat_labels = {parse_field_ref(f, "distribution_drift_fields").label for f in categorical}
+    conf_labels = {parse_field_ref(f, "metric_breakdown_columns").label for f in cfg.metric_breakdown_columns or []}
+    cat = br[br["column"].isin(cat_labels)]
+    hist_cat = pd.DataFrame({"field": cat["column"], "bucket": cat["bucket"], "event_type": cat["event_type"],
+                             "event_name": cat["event_name"], "value": cat["value"].astype(object),
+                             "is_other": cat["is_other"], "count": cat["count"]})
+    hist_num = res.histograms.assign(value=res.histograms["bin"].astype("string").astype(object),
+                                     is_other=False).drop(columns=["bin"])
+    var = br[br["column"].isin(set(var_refs))]
+    frames = {"variables": var.assign(variable_id=var["column"].map(var_refs).astype(str)).drop(columns=["column"]),
+              "counts": res.counts, "breakdowns": br[br["column"].isin(conf_labels)],
+              "app_versions": res.app_versions, "fields": res.fields,
+              "histograms": pd.concat([hist_num, hist_cat], ignore_index=True)}
+    for wi in dict.fromkeys(c[3] for c in batch):
+        w_start, w_end = windows[wi]
+        for name, df in frames.items():
+            parts[wi][name].append(_in(df, "bucket", w_start, w_end))
+        if len(samples):
+            sample_parts[wi].append(_in(samples, "__bucket", w_start, w_end))
 
 
 _SUM_KEYS = {

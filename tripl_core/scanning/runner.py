@@ -77,6 +77,17 @@ def _finish(job_id: uuid.UUID, status: ScanJobStatus, summary: dict[str, Any] | 
         db.commit()
 
 
+def _cancelled(db: Session, job: ScanJob, summary: dict[str, Any], t0: float) -> bool:
+    """Cancel Scan Job was asked: finish the job as cancelled (before its next day)."""
+    db.refresh(job)
+    if job.cancel_requested_at is None:
+        return False
+    summary["seconds"] = round(time.monotonic() - t0, 3)
+    _finish(job.id, ScanJobStatus.cancelled, summary, "Cancelled.")
+    db.refresh(job)
+    return True
+
+
 def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
     """Execute `job` in this process. Day transactions use their own sessions; `db` tracks the job row. The job's
     liveness lock is held from before it is claimed until its outcome is written (`scanning.liveness`), so a
@@ -106,25 +117,30 @@ def _run(db: Session, job: ScanJob, now: datetime | None) -> ScanJob:
             if windows and job.kind == ScanJobKind.run:
                 job.time_from, job.time_to = windows[0][0], windows[-1][1]
                 db.commit()
-            for start, end in windows:
-                db.refresh(job)
-                if job.cancel_requested_at is not None:
-                    summary["seconds"] = round(time.monotonic() - t0, 3)
-                    _finish(job.id, ScanJobStatus.cancelled, summary, "Cancelled.")
-                    db.refresh(job)
+            for g in range(0, len(windows), steps.DAYS_PER_READ):
+                group = windows[g:g + steps.DAYS_PER_READ]
+                if _cancelled(db, job, summary, t0):
                     return job
-                with new_session() as day_db:
-                    day_cfg = steps.load_config(day_db, cfg.id)
-                    part = steps.run_day(day_db, day_cfg, start, end, now=now)
-                    if job.kind == ScanJobKind.run:  # to the end actually observed, not the end planned
-                        seen = (part.get("warehouse_aggregates") or {}).get("window_end")
-                        steps.advance_watermark(day_db, day_cfg, datetime.fromisoformat(seen) if seen else None,
-                                                job.id)
-                    day_db.commit()
-                _add(summary, part)
-                summary["days"] += 1
-                job.result_summary = {"days": summary["days"], "days_total": len(windows)}  # progress
-                db.commit()
+                # one warehouse read for the group's days (as one Dagster run reads its range), staged per day
+                with new_session() as read_db:
+                    reads = steps.warehouse_aggregates_range(read_db, steps.load_config(read_db, cfg.id), group,
+                                                             now=now)
+                    read_db.commit()
+                for (start, _), read in zip(group, reads, strict=True):
+                    if _cancelled(db, job, summary, t0):
+                        return job
+                    with new_session() as day_db:
+                        day_cfg = steps.load_config(day_db, cfg.id)
+                        part = steps.run_after_read(day_db, day_cfg, steps.day_of(start), read)
+                        if job.kind == ScanJobKind.run:  # to the end actually observed, not the end planned
+                            seen = read.get("window_end")
+                            steps.advance_watermark(day_db, day_cfg, datetime.fromisoformat(seen) if seen else None,
+                                                    job.id)
+                        day_db.commit()
+                    _add(summary, part)
+                    summary["days"] += 1
+                    job.result_summary = {"days": summary["days"], "days_total": len(windows)}  # progress
+                    db.commit()
     except WarehouseError as exc:
         db.rollback()
         _finish(job.id, ScanJobStatus.failed, summary, str(exc) or type(exc).__name__)

@@ -25,6 +25,7 @@ from tripl_core.warehouse import ScanInterval, WarehouseAdapter
 STEPS = ("warehouse_aggregates", "event_metrics", "anomaly_signals", "schema_drifts", "distribution_drifts",
          "release_regressions", "reconciliation")
 DEFAULT_LOOKBACK_HOURS = 2
+DAYS_PER_READ = 7  # days read from the warehouse together (as a Dagster run of the BackfillPolicy does)
 
 
 def load_config(db: Session, scan_config_id: uuid.UUID | str) -> ScanConfig:
@@ -65,26 +66,43 @@ def warehouse_aggregates(db: Session, cfg: ScanConfig, start: datetime, end: dat
                          adapter: WarehouseAdapter | None = None, now: datetime | None = None) -> dict[str, Any]:
     """Read [start, end) clipped to observed time (`horizon`: never past now's bucket or the newest data);
     a window with nothing observed stages nothing (the later steps skip the day)."""
-    start, end = bucket_range(start, end, cfg)
+    return warehouse_aggregates_range(db, cfg, [(start, end)], adapter, now)[0]
+
+
+def warehouse_aggregates_range(db: Session, cfg: ScanConfig, windows: list[tuple[datetime, datetime]],
+                               adapter: WarehouseAdapter | None = None, now: datetime | None = None
+                               ) -> list[dict[str, Any]]:
+    """`warehouse_aggregates` for a run's windows (one per day, sorted) with one newest-data probe, and one
+    aggregate and one sample statement per run of touching windows (`passes.read_windows`), each day staged as
+    if read alone. One summary per window."""
+    now = now or datetime.now(UTC)
+    bounded = [bucket_range(start, end, cfg) for start, end in windows]
+    out: list[dict[str, Any]] = [{} for _ in bounded]
+    if not bounded:
+        return out
     own = adapter is None
     adapter = adapter or adapter_for(cfg.data_source)
     try:
-        asked = end
-        end = horizon.observed_end(cfg, end, now or datetime.now(UTC), horizon.newest_row(adapter, cfg, start, end),
-                                   start)
-        if end <= start:
-            passes.drop_stage(db, cfg, start)
-            return {"skipped": "no observed data", "window_start": start.isoformat(),
-                    "unobserved_from": start.isoformat(), "asked_end": asked.isoformat()}
-        result = passes.read_window(db, cfg, start, end, adapter=adapter)
+        newest = horizon.newest_by_bucket(adapter, cfg, bounded[0][0], max(e for _, e in bounded))
+        seen: list[tuple[int, datetime, datetime]] = []
+        for i, (start, asked) in enumerate(bounded):
+            end = horizon.observed_end(cfg, asked, now, horizon.newest_in(newest, start, asked), start)
+            if end <= start:
+                passes.drop_stage(db, cfg, start)
+                out[i] = {"skipped": "no observed data", "window_start": start.isoformat(),
+                          "unobserved_from": start.isoformat(), "asked_end": asked.isoformat()}
+            else:
+                seen.append((i, start, end))
+        results = passes.read_windows(db, cfg, [(s, e) for _, s, e in seen], adapter=adapter) if seen else []
     finally:
         if own:
             adapter.close()
-    passes.store_stage(db, cfg, start, end, result)
-    out = {"window_start": start.isoformat(), "window_end": end.isoformat(), "rows": result.rows,
-           "chunks": result.chunks, "warehouse_seconds": round(result.seconds, 3)}
-    if end < asked:
-        out["unobserved_from"] = end.isoformat()
+    for (i, start, end), result in zip(seen, results, strict=True):
+        passes.store_stage(db, cfg, start, end, result)
+        out[i] = {"window_start": start.isoformat(), "window_end": end.isoformat(), "rows": result.rows,
+                  "chunks": result.chunks, "warehouse_seconds": round(result.seconds, 3)}
+        if end < bounded[i][1]:
+            out[i]["unobserved_from"] = end.isoformat()
     return out
 
 
@@ -155,8 +173,12 @@ def advance_watermark(db: Session, cfg: ScanConfig, end: datetime | None, job_id
 def run_day(db: Session, cfg: ScanConfig, start: datetime, end: datetime,
             adapter: WarehouseAdapter | None = None, now: datetime | None = None) -> dict[str, Any]:
     """All steps for one window inside one day, in one transaction (committed by the caller)."""
-    day = day_of(start)
-    out: dict[str, Any] = {"warehouse_aggregates": warehouse_aggregates(db, cfg, start, end, adapter, now)}
+    return run_after_read(db, cfg, day_of(start), warehouse_aggregates(db, cfg, start, end, adapter, now))
+
+
+def run_after_read(db: Session, cfg: ScanConfig, day: datetime, read: dict[str, Any]) -> dict[str, Any]:
+    """The steps after `warehouse_aggregates` for a day whose window is staged (`read` is its summary)."""
+    out: dict[str, Any] = {"warehouse_aggregates": read}
     for name in STEPS[1:]:
         out[name] = globals()[name](db, cfg, day)
     return out

@@ -78,6 +78,9 @@ class AggregateSpec:
     histograms: dict[str, list[float]] = field(default_factory=dict)
     max_rows: int | None = None
     prefold: bool | None = None  # two-level plan (see PREFOLD_*): None decides by the guard, True/False forces it
+    # top-K ranks values per chunk of this length (epoch-aligned, a multiple of `interval`), not over the whole
+    # [start, end): one statement over a run's days returns what one statement per chunk would (None: one chunk)
+    chunk_interval: ScanInterval | None = None
 
 
 @dataclass(frozen=True)
@@ -268,10 +271,16 @@ def build_aggregate(sql: SqlBuilder, spec: AggregateSpec) -> AggregateQuery:
     other: exp.Expression = (exp.or_(*[exp.and_(exp.EQ(this=ident("__set"), expression=lit(s)),
                                                 exp.GT(this=ident("__rank"), expression=lit(k)))
                                        for s, k in topk]) if topk else exp.false())
+    # ranks are per chunk: the chunk of a bucket is the bucket floored to the chunk length (both epoch-aligned)
+    chunk = ([sql.time_bucket(ident("__bucket"), spec.chunk_interval)]
+             if spec.chunk_interval is not None and spec.chunk_interval.seconds > spec.interval.seconds else
+             [ident("__bucket")] if spec.chunk_interval is not None else [])
     tot = exp.select(*[c.copy() for c in carried], ident("__dim"),
                      exp.Window(this=exp.Sum(this=ident("__count_a")),
-                                partition_by=[ident("__set"), ident("__dim")]).as_("__dim_total")).from_("__agg")
-    rank = exp.Window(this=func("DENSE_RANK"), partition_by=[ident("__set")], order=exp.Order(expressions=[
+                                partition_by=[ident("__set"), ident("__dim"), *[c.copy() for c in chunk]])
+                     .as_("__dim_total")).from_("__agg")
+    rank = exp.Window(this=func("DENSE_RANK"), partition_by=[ident("__set"), *[c.copy() for c in chunk]],
+                      order=exp.Order(expressions=[
         exp.Ordered(this=ident("__dim_total"), desc=True), exp.Ordered(this=ident("__dim"), nulls_first=True)]))
     ranked = exp.select(*[c.copy() for c in carried], ident("__dim"), rank.as_("__rank")).from_("__tot")
     folded = exp.select(*[c.copy() for c in carried], case([(other, exp.Null())], ident("__dim")).as_("__value"),

@@ -18,7 +18,7 @@ from tripl_core.warehouse.base import (
     WarehouseUnavailable,
 )
 from tripl_core.warehouse.roles import POSTGRES_PRIVILEGES_SQL, Privileges
-from tripl_core.warehouse.sql import BuiltQuery, FieldRef, SqlBuilder, case, col, func, lit
+from tripl_core.warehouse.sql import SRC, BuiltQuery, FieldRef, SqlBuilder, case, col, func, lit
 from tripl_core.warehouse.util import check_outbound, scrub_message
 
 _CONNECT_SQLSTATES = ("08", "28", "3D")  # connection exceptions, invalid authorization, unknown database
@@ -94,6 +94,9 @@ class PostgresSql(SqlBuilder):
         keys = [self._epoch_hash(time_column)]
         keys += [func("hashtext", exp.Coalesce(this=self.as_text(col(c)), expressions=[lit("")]))
                  for c in parts if c != time_column][:1]
+        # ties (same second and type) are broken by the whole row's text, so every statement — one chunk, or a
+        # run's days ranked per chunk — picks the same rows; computed only for the rows the pre-filter keeps
+        keys.append(func("hashtext", exp.Cast(this=col(SRC), to=exp.DataType.build("text"))))
         return keys
 
     def sample_prefilter(self, time_column: str, parts: list[str], fraction: float) -> exp.Expression | None:
