@@ -130,7 +130,9 @@ def warehouse_aggregates(context: dg.AssetExecutionContext, tripl_db: TriplDatab
 
 def _step_asset(name: str, fn: Callable[..., dict[str, Any]], deps: list[Any], description: str,
                 after: Callable[..., None] | None = None,
-                check: tuple[str, str, Callable[..., dg.AssetCheckResult]] | None = None) -> dg.AssetsDefinition:
+                check: tuple[str, str, Callable[..., dg.AssetCheckResult]] | None = None,
+                per_range: Callable[[Session, ScanConfig, list[datetime]], dict[datetime, dict[str, Any]]]
+                | None = None) -> dg.AssetsDefinition:
     specs = [dg.AssetCheckSpec(check[0], asset=name, description=check[1])] if check else None
 
     @dg.asset(name=name, partitions_def=SCAN_PARTITIONS, backfill_policy=BACKFILL_POLICY, group_name=GROUP,
@@ -142,7 +144,16 @@ def _step_asset(name: str, fn: Callable[..., dict[str, Any]], deps: list[Any], d
                 after(context, db, cfg, day)
             return summary
 
-        _days(context, tripl_db, one_day)
+        if per_range is None:
+            _days(context, tripl_db, one_day)
+        else:  # the step works on the run's days at once (each day's own numbers are its metadata)
+            key, days = partition_range(context)
+            with tripl_db.session() as db:
+                judged = per_range(db, resolve_config(db, key), days)
+            for day in days:
+                _record(context, key, day, judged.get(day, {"skipped": "nothing stored"}))
+            context.log.info("%s %s, %d day(s) from %s: %d day(s) judged", name, key, len(days),
+                             f"{days[0]:%Y-%m-%d}", len(judged))
         if check is None:
             return dg.MaterializeResult()
         key, days = partition_range(context)
@@ -184,7 +195,7 @@ schema_drifts = _step_asset(
 distribution_drifts = _step_asset(
     "distribution_drifts", steps.distribution_drifts, [event_metrics],
     "Value distribution of distribution_drift_fields on the day vs the 7 days before (chi-square + "
-    "Jensen-Shannon + PSI).")
+    "Jensen-Shannon + PSI); a run judges each day its days touch once.", per_range=steps.distribution_drifts_days)
 release_regressions = _step_asset(
     "release_regressions", steps.release_regressions, [event_metrics],
     "Events whose share of volume in the newest app releases moved against earlier releases (adoption-"

@@ -229,6 +229,25 @@ def detect_distribution_drifts(db: Session, cfg: ScanConfig, day_start: datetime
     return total
 
 
+def detect_distribution_drifts_days(db: Session, cfg: ScanConfig, days: list[datetime]) -> dict[datetime, dict]:
+    """`detect_distribution_drifts` for several days at once: every day whose verdict one of them touches (the
+    day and the DRIFT_BASELINE_DAYS after it) is judged once, not once per day of the run that touches it (a
+    7-day run judged each day up to 8 times). The verdicts are those of the per-day calls made after all the
+    days were stored. Returns each judged day's counts."""
+    last = db.execute(text("SELECT MAX(bucket) FROM histogram_points WHERE scan_config_id = :c"),
+                      {"c": cfg.id}).scalar()
+    judged: dict[datetime, dict] = {}
+    for first in sorted(days):
+        day = first
+        for _ in range(DRIFT_BASELINE_DAYS + 1):
+            if last is None or day > last:
+                break
+            if day not in judged:
+                judged[day] = _distribution_day(db, cfg, day, day + timedelta(days=1))
+            day += timedelta(days=1)
+    return judged
+
+
 def _distribution_day(db: Session, cfg: ScanConfig, day_start: datetime, day_end: datetime) -> dict[str, int]:
     """The day [day_start, day_end) vs the DRIFT_BASELINE_DAYS before it, per event type (or total) × field."""
     base_start = day_start - timedelta(days=DRIFT_BASELINE_DAYS)

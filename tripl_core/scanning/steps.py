@@ -148,6 +148,11 @@ def distribution_drifts(db: Session, cfg: ScanConfig, day: datetime) -> dict[str
     return findings.detect_distribution_drifts(db, cfg, day_start, day_end)
 
 
+def distribution_drifts_days(db: Session, cfg: ScanConfig, days: list[datetime]) -> dict[datetime, dict[str, Any]]:
+    """`distribution_drifts` of a run's days, each affected day judged once (after the run's metrics)."""
+    return findings.detect_distribution_drifts_days(db, cfg, [passes.day_bounds(d)[0] for d in days])
+
+
 def release_regressions(db: Session, cfg: ScanConfig, day: datetime) -> dict[str, Any]:
     _, end = _window(db, cfg, day)
     return findings.detect_release_regressions(db, cfg, end or passes.day_bounds(day)[1])
