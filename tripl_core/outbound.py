@@ -16,8 +16,9 @@ loopback. The policy, applied to every resolved address:
 The check runs before every call, not only when a URL is saved (DNS answers change): `GuardedTransport` resolves
 the host, checks every address and connects to the checked address itself (TLS still verifies the name), so a
 DNS answer that changes between the check and the connect (rebinding) cannot slip through. Libraries that
-bring their own HTTP stack (slack-sdk, clickhouse-connect, psycopg, google-cloud-bigquery) are checked with
-`check_host` just before they connect.
+bring their own network stack (slack-sdk, smtplib, clickhouse-connect, psycopg, google-cloud-bigquery) are
+checked with `check_host` just before they connect and then connect to the checked address too
+(`tripl_core.pinning`, libpq `hostaddr`).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
 
+from tripl_core import pinning
 from tripl_core.warehouse.base import (
     ColumnInfo,
     ConnectionConfig,
@@ -52,6 +53,19 @@ class BigQuerySql(SqlBuilder):
 
     def json_text(self, column: exp.Expression, keys: tuple[str, ...]) -> exp.Expression:
         return func("JSON_VALUE", column, self._path(keys))
+
+
+def _guarded_http(creds: Any) -> Any:
+    """The client's HTTP session when tripl holds the credentials: every request — the API endpoint (an
+    `api_endpoint` override is the owner's) and the OAuth token refresh (`token_uri` comes from the
+    service-account JSON, also the owner's) — is checked by the outbound policy and sent to the checked address
+    (`pinning.GuardedAdapter`). None (Application Default Credentials of the host): google-auth's own session."""
+    if creds is None:
+        return None
+    from google.auth.transport.requests import AuthorizedSession, Request
+
+    return pinning.session(base=AuthorizedSession, credentials=creds,
+                           auth_request=Request(session=pinning.session()))
 
 
 class BigQueryAdapter:
@@ -92,7 +106,7 @@ class BigQueryAdapter:
                 creds = AnonymousCredentials()
             options = ClientOptions(api_endpoint=extra["api_endpoint"]) if extra.get("api_endpoint") else None
             return bigquery.Client(project=self.project, credentials=creds, location=extra.get("location"),
-                                   client_options=options)
+                                   client_options=options, _http=_guarded_http(creds))
         except Exception as exc:
             raise WarehouseUnavailable(scrub_message(exc, self.config)) from exc
 
@@ -126,7 +140,8 @@ class BigQueryAdapter:
             raise
         except Exception as exc:
             message = scrub_message(exc, self.config)
-            if any(s in message for s in ("Connection", "401", "403 ", "Unauthorized", "credentials")):
+            if any(s in message for s in ("Connection", "401", "403 ", "Unauthorized", "credentials",
+                                          "outbound call refused")):
                 raise WarehouseUnavailable(message) from exc
             raise WarehouseError(message) from exc
 

@@ -141,10 +141,12 @@ class ClickHouseAdapter:
                     _chdb_clients[(path, database)] = client
             return client
         extra = cfg.extra_params or {}
-        check_outbound(cfg)
+        # To the checked address (no second lookup, no DNS rebinding); `server_host_name` keeps the name in the
+        # Host header, in TLS SNI and in certificate verification.
+        address = check_outbound(cfg).get(cfg.host) or cfg.host
         try:
             return clickhouse_connect.get_client(
-                host=cfg.host, port=cfg.port, username=cfg.username or "default", password=cfg.password or "",
+                host=address, server_host_name=cfg.host if address != cfg.host.strip("[]") else None, port=cfg.port, username=cfg.username or "default", password=cfg.password or "",
                 database=cfg.database, secure=bool(extra.get("secure", cfg.port in (443, 8443))),
                 verify=bool(extra.get("verify", True)), connect_timeout=min(cfg.timeout_seconds, 30),
                 send_receive_timeout=cfg.timeout_seconds + 5, query_retries=0, autogenerate_session_id=False,

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 
-from tripl_core import outbound
+from tripl_core import outbound, pinning
 from tripl_core.alerting.channels.base import DestinationConfig, SendResult, excerpt, require
 from tripl_core.alerting.message import RenderedMessage
 from tripl_core.alerting.render import render_subject, validate_template
@@ -129,8 +129,9 @@ class EmailSender:
     def send(self, config: DestinationConfig, message: RenderedMessage, settings: Settings) -> SendResult:
         if not settings.smtp_host:
             return SendResult(ok=False, error="email is not configured: set smtp_host in the email settings")
-        try:  # smtplib has its own sockets: the outbound policy is checked just before it connects
-            outbound.check_host(settings.smtp_host, settings.smtp_port, settings)
+        address: str | None = None
+        try:  # checked just before connecting, and the socket goes to the checked address (pinning.SMTP)
+            address = str(outbound.check_host(settings.smtp_host, settings.smtp_port, settings)[0])
         except outbound.OutboundRefused as exc:
             return SendResult(ok=False, error=f"SMTP not used: {exc}", retryable=False)
         except (OSError, UnicodeError):
@@ -140,10 +141,10 @@ class EmailSender:
         try:
             smtp: smtplib.SMTP
             if settings.smtp_ssl:
-                smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout,
+                smtp = pinning.SMTP_SSL(settings.smtp_host, settings.smtp_port, address=address, timeout=timeout,
                                         context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+                smtp = pinning.SMTP(settings.smtp_host, settings.smtp_port, address=address, timeout=timeout)
             with smtp:
                 smtp.ehlo()
                 if settings.smtp_starttls and not settings.smtp_ssl:

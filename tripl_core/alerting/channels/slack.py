@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ssl
 import urllib.error
+import urllib.request
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient, WebhookClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.webhook import WebhookResponse
 
-from tripl_core import outbound
+from tripl_core import outbound, pinning
 from tripl_core.alerting.channels.base import (
     USER_AGENT,
     DestinationConfig,
@@ -97,11 +100,12 @@ class SlackSender:
         return self._post_message(config, text, blocks, settings)
 
     def _webhook(self, url: str, text: str, blocks: list[dict[str, Any]], settings: Settings) -> SendResult:
-        refused = _refused(url, settings)
-        if refused:
-            return refused
-        client = WebhookClient(url, timeout=settings.alert_delivery_timeout_seconds, retry_handlers=[],
-                               user_agent_prefix=USER_AGENT)
+        pins = _pins(url, settings)
+        if isinstance(pins, SendResult):
+            return pins
+        client = _PinnedWebhookClient(url, timeout=settings.alert_delivery_timeout_seconds, retry_handlers=[],
+                                      user_agent_prefix=USER_AGENT)
+        client.tripl_opener = pinning.opener(pins, settings, client.ssl)
         try:
             resp = client.send(text=text, blocks=blocks, unfurl_links=False, unfurl_media=False)
         except Exception as exc:  # noqa: BLE001 — reported, not raised
@@ -113,11 +117,13 @@ class SlackSender:
     def _post_message(self, config: DestinationConfig, text: str, blocks: list[dict[str, Any]],
                       settings: Settings) -> SendResult:
         base = settings.slack_api_base_url.rstrip("/") + "/"
-        refused = _refused(base, settings)
-        if refused:
-            return refused
-        client = WebClient(token=config.bot_token, base_url=base, timeout=settings.alert_delivery_timeout_seconds,
-                           retry_handlers=[], user_agent_prefix=USER_AGENT)
+        pins = _pins(base, settings)
+        if isinstance(pins, SendResult):
+            return pins
+        client = _PinnedWebClient(token=config.bot_token, base_url=base,
+                                  timeout=settings.alert_delivery_timeout_seconds, retry_handlers=[],
+                                  user_agent_prefix=USER_AGENT)
+        client.tripl_opener = pinning.opener(pins, settings, client.ssl)
         try:
             resp = client.chat_postMessage(channel=(config.chat_id or "").strip(), text=text, blocks=blocks,
                                            unfurl_links=False, unfurl_media=False)
@@ -130,15 +136,46 @@ class SlackSender:
                           external_id=f"{data.get('channel')}:{data.get('ts')}")
 
 
-def _refused(url: str, settings: Settings) -> SendResult | None:
-    """slack-sdk brings its own HTTP stack (urllib), so the outbound policy is checked just before it connects."""
+def _pins(url: str, settings: Settings) -> pinning.Pins | SendResult:
+    """slack-sdk brings its own HTTP stack (urllib): the outbound policy is checked just before it connects, and
+    the connection goes to the checked address (`pinning.opener`). A refusal is the delivery's outcome."""
+    host = urlsplit(url).hostname or ""
     try:
-        outbound.check_url(url, settings)
+        return {host: str(outbound.check_url(url, settings)[0])}
     except outbound.OutboundRefused as exc:
         return SendResult(ok=False, error=f"Slack request not sent: {exc}", retryable=False)
     except (OSError, ValueError, UnicodeError):
-        return None  # does not resolve: slack-sdk reports the failure itself
-    return None
+        return {}  # does not resolve: checked again when connecting, and slack-sdk reports the failure
+
+
+def _http_only(url: str) -> None:
+    """urllib also opens file:// and ftp:// URLs; slack-sdk refuses them, and so do its replacements here."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise SlackRequestError(f"Invalid URL detected: {url}")
+
+
+class _PinnedWebhookClient(WebhookClient):
+    """slack-sdk's webhook client over `pinning.opener` (its own opens urllib's default, which resolves again)."""
+
+    tripl_opener: urllib.request.OpenerDirector
+
+    def _perform_http_request_internal(self, url: str, req: urllib.request.Request) -> WebhookResponse:
+        _http_only(url)
+        resp = self.tripl_opener.open(req, timeout=self.timeout)
+        body = resp.read().decode(resp.headers.get_content_charset() or "utf-8")
+        return WebhookResponse(url=url, status_code=resp.status, body=body, headers=resp.headers)
+
+
+class _PinnedWebClient(WebClient):
+    """slack-sdk's Web API client over `pinning.opener`."""
+
+    tripl_opener: urllib.request.OpenerDirector
+
+    def _perform_urllib_http_request_internal(self, url: str, req: urllib.request.Request) -> dict[str, Any]:
+        _http_only(url)
+        resp = self.tripl_opener.open(req, timeout=self.timeout)
+        body = resp.read().decode(resp.headers.get_content_charset() or "utf-8")
+        return {"status": resp.code, "headers": resp.headers, "body": body}
 
 
 def _api_error(exc: SlackApiError) -> SendResult:
