@@ -90,3 +90,56 @@ def test_clickhouse_grants_are_judged_from_show_grants(ch_adapter):
                                      {"reader": ["GRANT INSERT ON db.t TO reader"]}).read_only
     hidden = clickhouse_privileges("r", 0, ["GRANT SELECT ON db.* TO r", "GRANT reader TO r"])
     assert not hidden.read_only and not hidden.verified
+
+
+def test_clickhouse_server_check_runs_on_the_real_engine(ch_adapter):
+    """The server path of `ClickHouseAdapter.privileges` (currentUser(), getSetting('readonly'), SHOW GRANTS), run
+    by the real ClickHouse engine (chdb) rather than parsed from strings: its default user holds every privilege,
+    and Test Data Source Connection refuses it, naming the writes. chdb cannot create users or roles (CREATE USER /
+    CREATE ROLE answer ACCESS_DENIED: the embedded engine has no access storage), so role setups are checked from
+    SHOW GRANTS lines as ClickHouse prints them (next test)."""
+    from types import SimpleNamespace
+
+    from tripl_core.sources.data_sources import _judge_role
+    from tripl_core.warehouse import ConnectionConfig, DBType
+    from tripl_core.warehouse.clickhouse import ClickHouseAdapter
+
+    server = ClickHouseAdapter(ConnectionConfig(db_type=DBType.clickhouse, host="ch.example", port=8123,
+                                                database="default"))
+    server._client = ch_adapter.client  # the engine answers; `close()` of a server adapter would close it
+    try:
+        found = server.privileges()
+    finally:
+        server._client = None
+    assert found.role == "default" and found.verified and not found.read_only
+    assert {"INSERT ON *.*", "ALTER ON *.*", "DROP ON *.*", "FILE ON *.*", "URL ON *.*"} <= set(found.writes)
+    ok, message = _judge_role(SimpleNamespace(extra_params={}), found, "Connected.")
+    assert not ok and message.startswith("Connected. Refused: Role 'default' can write (") and "INSERT ON *.*" in message
+    ok, message = _judge_role(SimpleNamespace(extra_params={"allow_write_access": True}), found, "Connected.")
+    assert ok and "Warning: Role 'default' can write" in message
+    assert ch_adapter.privileges().read_only  # the embedded engine itself: every query runs with readonly=1
+
+
+@pytest.mark.parametrize(("lines", "writes"), [
+    # as ClickHouse prints them (docs: SHOW GRANTS, GRANT — column lists, quoted names, options, roles)
+    (["GRANT SELECT ON analytics.* TO tripl_reader"], []),
+    (["GRANT SELECT(id, name) ON db.table TO john WITH GRANT OPTION"], []),
+    (["GRANT SHOW TABLES, SELECT(ts, event) ON db.events TO r", "REVOKE SELECT(email) ON db.users FROM r"], []),
+    (["GRANT SELECT ON `my db`.`events table` TO `tripl reader`"], []),
+    (["GRANT INSERT(id, name), SELECT ON db.t TO r"], ["INSERT(id, name) ON db.t"]),
+    (["GRANT ALTER UPDATE, ALTER DELETE ON db.* TO r"], ["ALTER UPDATE ON db.*", "ALTER DELETE ON db.*"]),
+    (["GRANT ALL ON *.* TO admin WITH GRANT OPTION"], ["ALL ON *.*"]),
+    (["GRANT SELECT ON *.* TO r", "GRANT FILE, URL ON *.* TO r"], ["FILE ON *.*", "URL ON *.*"]),
+])
+def test_clickhouse_show_grants_lines_as_clickhouse_prints_them(lines, writes):
+    found = clickhouse_privileges("r", 0, lines)
+    assert found.writes == writes and found.read_only == (not writes)
+
+
+def test_clickhouse_roles_are_followed_into_their_grants():
+    lines = ["GRANT SELECT ON db.* TO tripl", "GRANT reader, `data team` TO tripl WITH ADMIN OPTION"]
+    readers = {"reader": ["GRANT SELECT(ts, event) ON db.events TO reader"],
+               "data team": ["GRANT SHOW DATABASES ON *.* TO `data team`"]}
+    assert clickhouse_privileges("tripl", 0, lines, readers).read_only
+    writers = {**readers, "data team": ["GRANT INSERT ON db.events TO `data team`"]}
+    assert clickhouse_privileges("tripl", 0, lines, writers).writes == ["INSERT ON db.events"]

@@ -73,7 +73,10 @@ FROM pg_roles r WHERE r.rolname = current_user
 # outside the database: not writes, but not read-only either).
 CLICKHOUSE_READ_GRANTS = frozenset({"SELECT", "SHOW", "SHOW DATABASES", "SHOW TABLES", "SHOW COLUMNS",
                                     "SHOW DICTIONARIES", "USAGE", "NONE", "CHECK"})
-_CH_GRANT = re.compile(r"^GRANT (?P<what>.+?)(?: ON (?P<on>\S+))? TO (?P<to>.+?)(?: WITH (?:GRANT|ADMIN) OPTION)?$")
+# `ON` takes backquoted names with spaces (`my db`.*); privileges may carry column lists (SELECT(id, name)).
+_CH_GRANT = re.compile(r"^GRANT (?P<what>.+?)(?: ON (?P<on>(?:`[^`]*`|[^\s`])+))? TO (?P<to>.+?)"
+                       r"(?: WITH (?:GRANT|ADMIN) OPTION)?$")
+_CH_LIST = re.compile(r",\s*(?![^()]*\))")  # commas between privileges, not inside a column list
 
 
 def clickhouse_privileges(user: str, readonly: int, grants: list[str],
@@ -95,7 +98,7 @@ def clickhouse_privileges(user: str, readonly: int, grants: list[str],
                 else:
                     unknown.append(role)
             continue
-        for privilege in (p.strip() for p in m.group("what").split(",")):
+        for privilege in (p.strip() for p in _CH_LIST.split(m.group("what"))):
             if privilege.split("(")[0].strip().upper() not in CLICKHOUSE_READ_GRANTS:
                 writes.append(f"{privilege} ON {m.group('on')}")
     if unknown and not writes:
