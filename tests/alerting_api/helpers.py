@@ -134,6 +134,18 @@ def scan_job(db: Session, world: World, started: datetime) -> ScanJob:
     return job
 
 
+def alert_everything(owner: TestClient, url: str, name: str = "sink") -> dict:
+    """A webhook destination at `url` with one rule that takes every kind of finding (scans end to end)."""
+    r = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": name, "target_url": url})
+    assert r.status_code == 201, r.text
+    dest = r.json()
+    r = owner.post(f"{BASE}/alerts/destinations/{dest['id']}/rules", json={
+        "name": "Everything", "include_schema_drifts": True, "include_distribution_drifts": True,
+        "include_release_regressions": True})
+    assert r.status_code == 201, r.text
+    return dest
+
+
 def run_dispatch(now: datetime | None = None, **kwargs: Any):
     """One dispatch cycle in a fresh session, as the sensor does."""
     from tripl_core.alerting import dispatch

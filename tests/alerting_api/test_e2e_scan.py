@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tests.alerting.helpers import FakeServer
-from tests.alerting_api.helpers import BASE, run_dispatch
+from tests.alerting_api.helpers import BASE, alert_everything, run_dispatch
 from tests.pipelines.conftest import _source, judge_after_a_week, make_config, plan, raw_rows  # noqa: F401 - fixtures
 from tests.pipelines.data import LAST, START
 from tests.pipelines.helpers import replay
@@ -30,13 +30,7 @@ def test_replayed_incidents_reach_the_webhook_once(owner, db, plan, alert_wareho
                                                    hook: FakeServer):
     judge_after_a_week(owner)  # ten days of hourly rows: the incidents are on the last one
     pg_scan = make_config(owner, _source(owner, "postgres", alert_warehouse, None))
-    r = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "e2e",
-                                                        "target_url": f"{hook.url}/e2e"})
-    dest = r.json()
-    r = owner.post(f"{BASE}/alerts/destinations/{dest['id']}/rules", json={
-        "name": "Everything", "include_schema_drifts": True, "include_distribution_drifts": True,
-        "include_release_regressions": True})
-    assert r.status_code == 201, r.text
+    alert_everything(owner, f"{hook.url}/e2e", "e2e")
     job = replay(db, pg_scan, START, LAST + timedelta(days=1))
     assert job.status.value == "succeeded", job.error_message
 

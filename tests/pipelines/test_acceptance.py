@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from tests.alerting.helpers import FakeServer
+from tests.alerting_api.helpers import alert_everything
 from tests.conftest import SCRATCH
 from tests.pipelines import scenario
 from tests.pipelines.helpers import rows
@@ -36,12 +37,7 @@ def test_a_replay_up_to_now_finds_every_incident_and_nothing_unobserved(owner, p
     host = f"chdb://{opened}" if opened else f"chdb://{SCRATCH / 'chdb'}"
     scenario.load_chdb(host, TABLE, scenario.make_rows(sc))
     cfg, ev = scenario.setup_project(owner, host, TABLE)
-    dest = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "trust",
-                                                            "target_url": f"{hook.url}/trust"}).json()
-    r = owner.post(f"{BASE}/alerts/destinations/{dest['id']}/rules", json={
-        "name": "Everything", "include_schema_drifts": True, "include_distribution_drifts": True,
-        "include_release_regressions": True})
-    assert r.status_code == 201, r.text
+    alert_everything(owner, f"{hook.url}/trust", "trust")
 
     job = scenario.replay_to_now(owner, cfg, sc)
     assert job["status"] == "succeeded", job

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from tests.alerting.helpers import FakeServer
 from tests.alerting_api.conftest import hook  # noqa: F401 - fixture
-from tests.alerting_api.helpers import BASE, run_dispatch
+from tests.alerting_api.helpers import BASE, alert_everything, run_dispatch
 from tests.pipelines.conftest import make_config
 from tests.pipelines.helpers import SNAPSHOT_TABLES, replay, snapshot
 from tests.pipelines.test_dagster import instance  # noqa: F401 - fixture
@@ -68,12 +68,7 @@ def _deliveries(db) -> list[tuple]:
 def test_a_scan_killed_mid_partition_is_failed_and_its_rerun_equals_one_clean_run(
         owner, plan, pipe_pg, db, forwarder, hook):  # noqa: F811
     scan = make_config(owner, _source(owner, pipe_pg, forwarder.port), name="killed")
-    dest = owner.post(f"{BASE}/alerts/destinations", json={"type": "webhook", "name": "sink",
-                                                           "target_url": f"{hook.url}/scan"}).json()
-    r = owner.post(f"{BASE}/alerts/destinations/{dest['id']}/rules", json={
-        "name": "Everything", "include_schema_drifts": True, "include_distribution_drifts": True,
-        "include_release_regressions": True})
-    assert r.status_code == 201, r.text
+    alert_everything(owner, f"{hook.url}/scan")
     now = WINDOW[1] + timedelta(hours=1)
 
     # The reference: one clean run, its rows and the alerts dispatched for it.
