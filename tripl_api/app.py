@@ -16,6 +16,7 @@ from tripl_api import console, errors, routers
 from tripl_api.browser import BrowserSafety
 from tripl_api.strict import strict_inputs
 from tripl_core import __version__
+from tripl_core.settings import get_settings
 
 log = logging.getLogger("tripl.api")
 
@@ -60,6 +61,13 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 10)
+    if get_settings().scan_executor == "inprocess":  # scans this executor lost when a worker died (docs/pipelines)
+        from tripl_core.scanning.jobs import resume_inprocess
+
+        try:
+            resume_inprocess()
+        except Exception:  # the database may be away at start-up: the API starts anyway (503s until it is back)
+            logging.getLogger("tripl.scans").exception("could not resume pending scan jobs")
     yield
 
 

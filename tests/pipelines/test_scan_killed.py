@@ -176,3 +176,33 @@ def test_a_dagster_run_whose_process_died_fails_its_job_saying_why(db, pg_scan, 
     db.commit()
     assert job.status.value == "failed" and job.completed_at is not None
     assert "was terminated by signal 9 (SIGKILL)" in job.error_message, job.error_message
+
+
+def test_an_api_that_starts_fails_dead_jobs_and_runs_the_pending_ones_it_lost(app, pg_scan, db, inprocess):
+    """TRIPL_SCAN_EXECUTOR=inprocess: a job queued on a worker's scan thread dies with the worker (kill -9, a
+    restart) and nothing would ever start it; a job that worker was running stays "running". When an API
+    process starts it fails the second and runs the first."""
+    from fastapi.testclient import TestClient
+
+    from tripl_core.db.models.scans import ScanJobStatus
+    from tripl_core.scanning.liveness import ORPHANED
+
+    def job(status: ScanJobStatus) -> ScanJob:
+        return ScanJob(project_id=uuid.UUID(pg_scan["project_id"]), scan_config_id=uuid.UUID(pg_scan["id"]),
+                       kind=ScanJobKind.replay, time_from=WINDOW[0], time_to=WINDOW[1], trigger="inprocess",
+                       status=status)
+
+    lost, dead = job(ScanJobStatus.pending), job(ScanJobStatus.running)
+    db.add_all([lost, dead])
+    db.commit()
+    with TestClient(app):
+        deadline = time.monotonic() + 120
+        while True:
+            db.expire_all()
+            if db.get(ScanJob, lost.id).status.is_final:
+                break
+            assert time.monotonic() < deadline, f"the lost job is still {db.get(ScanJob, lost.id).status.value}"
+            time.sleep(0.2)
+    assert db.get(ScanJob, lost.id).status == ScanJobStatus.succeeded, db.get(ScanJob, lost.id).error_message
+    assert db.get(ScanJob, dead.id).status == ScanJobStatus.failed
+    assert db.get(ScanJob, dead.id).error_message == ORPHANED

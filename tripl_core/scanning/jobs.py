@@ -18,6 +18,7 @@ from tripl_core import audit
 from tripl_core.db.models.projects import Project
 from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus
 from tripl_core.db.models.sources import ScanConfig
+from tripl_core.db.session import new_session
 from tripl_core.errors import Conflict, Invalid, NotFound
 from tripl_core.scanning import liveness
 
@@ -99,6 +100,23 @@ def submit_inprocess(job_id: uuid.UUID) -> None:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tripl-scan")
     _pool.submit(run_job_by_id, job_id)
+
+
+def resume_inprocess() -> list[uuid.UUID]:
+    """At the start of an API process that executes scans (TRIPL_SCAN_EXECUTOR=inprocess): fail the jobs whose
+    runner died, and take on the pending ones — a job queued on a worker's scan thread is lost with the worker
+    (kill -9, a restart), and nothing else would ever start it. Every worker does this; the runner's claim and
+    liveness lock make one of them run each job. Returns the jobs handed to the scan thread."""
+    with new_session() as db:
+        liveness.settle_orphans(db)
+        pending = list(db.scalars(select(ScanJob.id).where(ScanJob.status == ScanJobStatus.pending,
+                                                           ScanJob.trigger == "inprocess")
+                                  .order_by(ScanJob.created_at)))
+    for job_id in pending:
+        submit_inprocess(job_id)
+    if pending:
+        log.info("resumed %d pending scan job(s)", len(pending))
+    return pending
 
 
 def list_jobs(db: Session, project: Project, cfg: ScanConfig, limit: int = LIST_LIMIT) -> list[ScanJob]:

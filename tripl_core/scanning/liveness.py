@@ -32,14 +32,16 @@ def lock_key(job_id: uuid.UUID) -> str:
 
 
 @contextlib.contextmanager
-def running(job_id: uuid.UUID) -> Iterator[None]:
-    """Hold the job's liveness lock while the body runs. The connection is discarded afterwards, never pooled:
-    a pooled connection would keep a session lock it failed to release."""
+def running(job_id: uuid.UUID, wait: bool = True) -> Iterator[bool]:
+    """Hold the job's liveness lock while the body runs; yields whether it is held. `wait=False`: do not wait for
+    another runner of the same job (yields False at once). The connection is discarded afterwards, never
+    pooled: a pooled connection would keep a session lock it failed to release."""
     conn = get_engine().connect()
     try:
-        conn.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), {"k": lock_key(job_id)})
+        fn = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+        got = conn.execute(text(f"SELECT {fn}(hashtextextended(:k, 0))"), {"k": lock_key(job_id)}).scalar()
         conn.commit()
-        yield
+        yield got is not False
     finally:
         conn.invalidate()  # closes the server session, and with it the lock
         conn.close()

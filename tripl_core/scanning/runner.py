@@ -88,13 +88,16 @@ def _cancelled(db: Session, job: ScanJob, summary: dict[str, Any], t0: float) ->
     return True
 
 
-def run_job(db: Session, job: ScanJob, now: datetime | None = None) -> ScanJob:
+def run_job(db: Session, job: ScanJob, now: datetime | None = None, wait: bool = True) -> ScanJob:
     """Execute `job` in this process. Day transactions use their own sessions; `db` tracks the job row. The job's
     liveness lock is held from before it is claimed until its outcome is written (`scanning.liveness`), so a
-    runner killed on the way leaves a job that the next reader fails instead of one "running" forever."""
+    runner killed on the way leaves a job that the next reader fails instead of one "running" forever. If
+    another runner has the job: wait for it (`wait`) and return the job as it left it, or return at once."""
     if job.status.is_final:
         return job
-    with liveness.running(job.id):
+    with liveness.running(job.id, wait) as held:
+        if not held:
+            return job
         return _run(db, job, now)
 
 
@@ -172,6 +175,6 @@ def run_job_by_id(job_id: uuid.UUID) -> None:
         with new_session() as db:
             job = db.get(ScanJob, job_id)
             if job is not None:
-                run_job(db, job)
+                run_job(db, job, wait=False)  # another worker runs it already (resume_inprocess): not again
     except Exception:  # never let a worker thread die silently
         log.exception("scan job %s could not run", job_id)
