@@ -286,9 +286,11 @@ def _flatten(samples: pd.DataFrame, fp: FieldPlan) -> pd.DataFrame:
     for jc in fp.json_columns:
         if jc not in samples:
             continue
-        docs = samples[jc].map(lambda v: json.loads(v) if isinstance(v, str | bytes) and v else v)
-        docs = docs.map(lambda v: v if isinstance(v, dict) else {})
-        flat = pd.json_normalize(docs.tolist(), sep=".")
+        docs = [json.loads(v) if isinstance(v, str | bytes) and v else v for v in samples[jc]]
+        docs = [v if isinstance(v, dict) else {} for v in docs]
+        nested = any(isinstance(x, dict) for d in docs for x in d.values())
+        # flat documents (the usual case) need no recursive flattening: same frame, a fraction of the time
+        flat = pd.json_normalize(docs, sep=".") if nested else pd.DataFrame(docs, index=range(len(docs)))
         flat.columns = [f"{jc}.{c}" for c in flat.columns]
         parts.append(flat)
     plain = [c for c in samples.columns if not c.startswith("__") and c not in fp.skip_columns]
@@ -297,8 +299,9 @@ def _flatten(samples: pd.DataFrame, fp: FieldPlan) -> pd.DataFrame:
 
 
 def _value_type(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: _JSON_TYPES.get(type(v), "number" if isinstance(v, int | float | np.number)
-                                                 else "string"))
+    types = _JSON_TYPES
+    return pd.Series([types.get(type(v)) or ("number" if isinstance(v, int | float | np.number) else "string")
+                      for v in values], index=values.index, dtype=object)
 
 
 def profile_samples(samples: pd.DataFrame, fp: FieldPlan, plan: PlanIndex,
@@ -316,10 +319,13 @@ def profile_samples(samples: pd.DataFrame, fp: FieldPlan, plan: PlanIndex,
     sizes = flat.groupby(key, dropna=False).size().rename("sampled_rows").reset_index()
     long = flat.melt(id_vars=["__bucket", "__event_type", "__event_name"], value_vars=field_cols,
                      var_name="field", value_name="value")
-    present = long["value"].map(lambda v: not (v is None or (isinstance(v, float) and math.isnan(v))))
-    long = long[present.astype(bool)].copy()
+    values = long["value"].to_numpy(dtype=object)
+    present = np.fromiter((not (v is None or (isinstance(v, float) and math.isnan(v))) for v in values),
+                          dtype=bool, count=len(values))
+    long = long[present].copy()
+    values = values[present]
     long["type"] = _value_type(long["value"])
-    long["text"] = long["value"].map(lambda v: json.dumps(v) if isinstance(v, dict | list) else str(v))
+    long["text"] = [json.dumps(v) if isinstance(v, dict | list) else str(v) for v in values]
     long["num"] = pd.to_numeric(long["value"].where(long["type"] == "number"), errors="coerce")
 
     # contract breaches: one vectorised check per declared field with a contract
