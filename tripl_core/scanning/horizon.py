@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.warehouse import ScanInterval, WarehouseAdapter
-from tripl_core.warehouse.sql import BuiltQuery, col
+from tripl_core.warehouse.sql import BuiltQuery, case, col, utc_naive
 
 PROBE_AHEAD = timedelta(days=1)  # rows this far after a window prove it was observed; bounds the probe's range
 
@@ -43,14 +43,7 @@ def newest_row(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end:
     if cond is not None:
         tree = tree.where(cond)
     df = adapter.query_df(BuiltQuery(sql.render(tree), params, types, max_rows=1))
-    if df.empty or df.iloc[0, 0] is None or pd.isna(df.iloc[0, 0]):
-        return None
-    try:
-        ts = pd.Timestamp(df.iloc[0, 0])
-    except (TypeError, ValueError):  # a time column the engine does not return as a time: no data clip
-        return end
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.to_pydatetime()
+    return _as_time(None if df.empty else df.iloc[0, 0], end)
 
 
 def observed_end(cfg: ScanConfig, end: datetime, now: datetime, newest: datetime | None,
@@ -68,37 +61,38 @@ def observed_end(cfg: ScanConfig, end: datetime, now: datetime, newest: datetime
     return out
 
 
-def newest_by_bucket(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime
-                     ) -> pd.Series | None:
-    """The newest time per bucket of [start, end + PROBE_AHEAD), in one statement for a run's days: the newest row
-    of any bucket-aligned window inside it is then `newest_in` without another round trip. None: the engine does
-    not return the column as a time (no data clip, as `newest_row`)."""
+
+def newest_rows(adapter: WarehouseAdapter, cfg: ScanConfig, windows: list[tuple[datetime, datetime]]
+                ) -> list[datetime | None]:
+    """`newest_row` of every window of a run in one statement: one MAX(time) FILTER per window over the span of
+    all of them (a plain scan — no per-row bucketing or grouping, as cheap as one window's probe)."""
+    if len(windows) == 1:
+        return [newest_row(adapter, cfg, *windows[0])]
     sql = adapter.sql
     params: dict = {}
     types: dict = {}
-    bucket = sql.time_bucket(col(cfg.time_column), ScanInterval(cfg.interval))
-    tree = (exp.select(bucket.as_("__bucket"), exp.Max(this=col(cfg.time_column)).as_("newest"))
-            .from_(sql.source(cfg.base_query)).group_by(bucket.copy()))
-    cond = sql.window_filter(cfg.time_column, start, end + PROBE_AHEAD, params, types)
+    cols = []
+    for i, (start, end) in enumerate(windows):
+        params[f"s{i}"], types[f"s{i}"] = utc_naive(start), "timestamp"
+        params[f"e{i}"], types[f"e{i}"] = utc_naive(end + PROBE_AHEAD), "timestamp"
+        inside = exp.and_(exp.GTE(this=col(cfg.time_column), expression=sql.param(f"s{i}", "timestamp")),
+                          exp.LT(this=col(cfg.time_column), expression=sql.param(f"e{i}", "timestamp")))
+        cols.append(exp.Max(this=case([(inside, col(cfg.time_column))])).as_(f"newest_{i}"))
+    tree = exp.select(*cols).from_(sql.source(cfg.base_query))
+    cond = sql.window_filter(cfg.time_column, windows[0][0], max(e for _, e in windows) + PROBE_AHEAD, params,
+                             types)
     if cond is not None:
         tree = tree.where(cond)
-    steps = (end + PROBE_AHEAD - start).total_seconds() / ScanInterval(cfg.interval).seconds
-    df = adapter.query_df(BuiltQuery(sql.render(tree), params, types, max_rows=int(steps) + 2))
-    if df.empty:
-        return pd.Series([], dtype="datetime64[us, UTC]")
+    df = adapter.query_df(BuiltQuery(sql.render(tree), params, types, max_rows=1))
+    return [_as_time(df.iloc[0, i] if len(df) else None, end) for i, (_, end) in enumerate(windows)]
+
+
+def _as_time(value: object, end: datetime) -> datetime | None:
+    if value is None or pd.isna(value):
+        return None
     try:
-        newest = pd.to_datetime(df["newest"], utc=True)
+        ts = pd.Timestamp(value)
     except (TypeError, ValueError):  # a time column the engine does not return as a time: no data clip
-        return None
-    return pd.Series(newest.to_numpy(), index=pd.to_datetime(df["__bucket"], utc=True)).dropna().sort_index()
-
-
-def newest_in(newest: pd.Series | None, start: datetime, end: datetime) -> datetime | None:
-    """What `newest_row(adapter, cfg, start, end)` returns, read from `newest_by_bucket` (start and end on
-    bucket bounds)."""
-    if newest is None:
         return end
-    part = newest[(newest.index >= pd.Timestamp(start)) & (newest.index < pd.Timestamp(end + PROBE_AHEAD))]
-    if part.empty:
-        return None
-    return pd.Timestamp(part.max()).to_pydatetime()
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.to_pydatetime()

@@ -83,10 +83,10 @@ def warehouse_aggregates_range(db: Session, cfg: ScanConfig, windows: list[tuple
     own = adapter is None
     adapter = adapter or adapter_for(cfg.data_source)
     try:
-        newest = horizon.newest_by_bucket(adapter, cfg, bounded[0][0], max(e for _, e in bounded))
+        newest = horizon.newest_rows(adapter, cfg, bounded)
         seen: list[tuple[int, datetime, datetime]] = []
         for i, (start, asked) in enumerate(bounded):
-            end = horizon.observed_end(cfg, asked, now, horizon.newest_in(newest, start, asked), start)
+            end = horizon.observed_end(cfg, asked, now, newest[i], start)
             if end <= start:
                 passes.drop_stage(db, cfg, start)
                 out[i] = {"skipped": "no observed data", "window_start": start.isoformat(),
