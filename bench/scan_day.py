@@ -27,11 +27,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import scratch_dir  # noqa: E402
-from scan_overhead import DAY, fresh_db, load_chdb, load_postgres, scan_config, server_url, setup_app  # noqa: E402
+from scan_overhead import DAY, fresh_db, scan_config, server_url, setup_app, warehouse_sources  # noqa: E402
 
 NAMES = ("home", "search", "cart", "checkout", "profile")
 
@@ -171,26 +169,8 @@ def main() -> None:
     tmp = scratch_dir("tripl-bench-day-")
     server = server_url(tmp)
     client = setup_app(fresh_db(server, "bench_app"))
-    results = {}
-    if args.only in (None, "postgres"):
-        wh = fresh_db(server, "bench_warehouse")
-        t0 = time.perf_counter()
-        load_postgres(wh, args.rows)
-        print(f"postgres: generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
-        u = make_url(wh)
-        source = client.post("/api/v1/data-sources", json={
-            "name": "bench pg", "db_type": "postgres", "host": u.host or u.query.get("host"),
-            "port": u.port or 5432, "database_name": u.database, "username": u.username or "",
-            "password": u.password or "", "timeout_seconds": 600}).json()
-        results["postgres"] = measure(client, source, args.repeat)
-    if args.only in (None, "clickhouse"):
-        host = f"chdb://{tmp / 'chdb'}"
-        t0 = time.perf_counter()
-        load_chdb(host, args.rows)
-        print(f"chdb: generated {args.rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
-        source = client.post("/api/v1/data-sources", json={"name": "bench ch", "db_type": "clickhouse", "host": host,
-                                                           "database_name": "default", "timeout_seconds": 600}).json()
-        results["clickhouse"] = measure(client, source, args.repeat)
+    results = {name: measure(client, source, args.repeat)
+               for name, source in warehouse_sources(client, server, tmp, args.rows, args.only)}
     print(f"\none day, {args.rows:,} raw rows; goals: tripl statements ≤ 1.3 × bare, peer ≥ 3 × tripl "
           f"(load average {os.getloadavg()[0]:.1f})")
     for name, r in results.items():

@@ -24,6 +24,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -171,6 +172,33 @@ def measure(client, source: dict) -> tuple[float, float, float, float]:
     return base, times[0], times[1], times[2]
 
 
+def pg_source(client, wh: str) -> dict:
+    """A tripl data source for the PostgreSQL database at `wh`."""
+    u = make_url(wh)
+    return client.post("/api/v1/data-sources", json={
+        "name": "bench pg", "db_type": "postgres", "host": u.host or u.query.get("host"), "port": u.port or 5432,
+        "database_name": u.database, "username": u.username or "", "password": u.password or "",
+        "timeout_seconds": 600}).json()
+
+
+def warehouse_sources(client, server: str, tmp: Path, rows: int, only: str | None) -> Iterator[tuple[str, dict]]:
+    """Generate `rows` raw rows over DAY in PostgreSQL and in chdb (or `only` one) and yield their data sources."""
+    if only in (None, "postgres"):
+        wh = fresh_db(server, "bench_warehouse")
+        t0 = time.perf_counter()
+        load_postgres(wh, rows)
+        print(f"postgres: generated {rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
+        yield "postgres", pg_source(client, wh)
+    if only in (None, "clickhouse"):
+        host = f"chdb://{tmp / 'chdb'}"
+        t0 = time.perf_counter()
+        load_chdb(host, rows)
+        print(f"chdb: generated {rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
+        yield "clickhouse", client.post("/api/v1/data-sources", json={
+            "name": "bench ch", "db_type": "clickhouse", "host": host, "database_name": "default",
+            "timeout_seconds": 600}).json()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -182,26 +210,8 @@ def main() -> None:
     tmp = scratch_dir("tripl-bench-scan-")
     server = server_url(tmp)
     client = setup_app(fresh_db(server, "bench_app"))
-    results = {}
-    if args.only in (None, "postgres"):
-        wh = fresh_db(server, "bench_warehouse")
-        t0 = time.perf_counter()
-        load_postgres(wh, args.rows)
-        print(f"postgres: loaded {args.rows:,} rows in {time.perf_counter() - t0:.1f} s")
-        u = make_url(wh)
-        source = client.post("/api/v1/data-sources", json={
-            "name": "bench pg", "db_type": "postgres", "host": u.host or u.query.get("host"),
-            "port": u.port or 5432, "database_name": u.database, "username": u.username or "",
-            "password": u.password or "", "timeout_seconds": 600}).json()
-        results["postgres"] = measure(client, source)
-    if args.only in (None, "clickhouse"):
-        host = f"chdb://{tmp / 'chdb'}"
-        t0 = time.perf_counter()
-        load_chdb(host, args.rows)
-        print(f"chdb: loaded {args.rows:,} rows in {time.perf_counter() - t0:.1f} s")
-        source = client.post("/api/v1/data-sources", json={"name": "bench ch", "db_type": "clickhouse", "host": host,
-                                                           "database_name": "default", "timeout_seconds": 600}).json()
-        results["clickhouse"] = measure(client, source)
+    results = {name: measure(client, source)
+               for name, source in warehouse_sources(client, server, tmp, args.rows, args.only)}
     print(f"\nscan overhead, one day partition, {args.rows:,} raw rows (goal: ratio ≤ 1.5)")
     for name, (base, first, again, bare_steps) in results.items():
         print(f"  {name:10s} bare GROUP BY {base:7.2f} s   materialisation: first {first:7.2f} s (ratio "

@@ -28,11 +28,10 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import scratch_dir  # noqa: E402
-from scan_overhead import NAMES, fresh_db, scan_config, server_url, setup_app  # noqa: E402
+from scan_overhead import NAMES, fresh_db, pg_source, scan_config, server_url, setup_app  # noqa: E402
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 OUTPUTS = ("metric_points, metric_forecasts, breakdown_points, app_version_points, field_observations, "
@@ -89,11 +88,7 @@ def main() -> None:
     t0 = time.perf_counter()
     load(wh, args.rows, args.days)
     print(f"postgres: {args.rows:,} rows over {args.days} days loaded in {time.perf_counter() - t0:.1f} s", flush=True)
-    u = make_url(wh)
-    source = client.post("/api/v1/data-sources", json={
-        "name": "bench pg", "db_type": "postgres", "host": u.host or u.query.get("host"), "port": u.port or 5432,
-        "database_name": u.database, "username": u.username or "", "password": u.password or "",
-        "timeout_seconds": 600}).json()
+    source = pg_source(client, wh)
     cfg = scan_config(client, source)
 
     import dagster as dg
