@@ -206,3 +206,91 @@ def test_an_api_that_starts_fails_dead_jobs_and_runs_the_pending_ones_it_lost(ap
     assert db.get(ScanJob, lost.id).status == ScanJobStatus.succeeded, db.get(ScanJob, lost.id).error_message
     assert db.get(ScanJob, dead.id).status == ScanJobStatus.failed
     assert db.get(ScanJob, dead.id).error_message == ORPHANED
+
+
+RUN_AT = ("import sys, uuid; from datetime import datetime; from tripl_core.db.session import new_session; "
+          "from tripl_core.db.models.scans import ScanJob; from tripl_core.scanning import runner; db = new_session(); "
+          "runner.run_job(db, db.get(ScanJob, uuid.UUID(sys.argv[1])), now=datetime.fromisoformat(sys.argv[2]))")
+
+
+def _waiting_on_advisory_lock(db) -> int:
+    return db.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
+
+
+def test_a_scheduled_run_killed_between_its_days_reruns_to_one_clean_run(owner, pg_scan, db, hook):  # noqa: F811
+    """The other kill point: after the warehouse read, the first day committed (rows and watermark), the second
+    day's transaction open. Made deterministic with the config's own writer lock (`store.advisory_lock`, taken by
+    each day's metrics step): the test holds it, lets the first day through by queueing for it again behind the
+    runner (PostgreSQL grants waiters in order), and kills the runner once it waits for it in the second day."""
+    from sqlalchemy import create_engine
+
+    from tripl_core.db.session import database_url
+    from tripl_core.runtime import ensure_database  # noqa: F401 - the engine below is the suite's database
+    from tripl_core.scanning import runner
+
+    alert_everything(owner, f"{hook.url}/run")
+    now, start = WINDOW[1] + timedelta(hours=1), WINDOW[0] + timedelta(hours=2)
+    cfg_id = uuid.UUID(pg_scan["id"])
+
+    def scheduled() -> ScanJob:
+        db.execute(text("INSERT INTO scan_states (scan_config_id, watermark) VALUES (:s, :w) ON CONFLICT "
+                        "(scan_config_id) DO UPDATE SET watermark = :w"), {"s": cfg_id, "w": start})
+        job = ScanJob(project_id=uuid.UUID(pg_scan["project_id"]), scan_config_id=cfg_id, kind=ScanJobKind.run,
+                      trigger="inprocess")
+        db.add(job)
+        db.commit()
+        return job
+
+    clean = runner.run_job(db, scheduled(), now=now)
+    assert clean.status.value == "succeeded" and clean.result_summary["days"] >= 2, clean.error_message
+    reference = _state(db, pg_scan["id"])
+    assert reference["scan_states"][0][0] == str(WINDOW[1])  # the watermark: the end of the data
+    assert run_dispatch(now).sent == 1
+    reference_alerts, reference_deliveries = _alerts(hook), _deliveries(db)
+    db.execute(text(f"TRUNCATE {', '.join(OUTPUTS)} CASCADE"))
+    db.commit()
+    hook.requests.clear()
+
+    job = scheduled()
+    locker = create_engine(database_url(), poolclass=__import__("sqlalchemy.pool").pool.NullPool).connect()
+    key = {"k": f"scan:{cfg_id}"}
+    locker.execute(text("SET lock_timeout = '120s'"))
+    locker.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
+    child = subprocess.Popen([sys.executable, "-c", RUN_AT, str(job.id), now.isoformat()], cwd=ROOT,
+                             env=dict(os.environ), start_new_session=True, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _waiting_on_advisory_lock(db):  # the first day waits for the lock the test holds
+            assert child.poll() is None, child.stderr.read() if child.stderr else child.returncode
+            assert time.monotonic() < deadline, "the runner never reached the first day's metrics"
+            time.sleep(0.05)
+        locker.execute(text("SELECT pg_advisory_unlock(hashtextextended(:k, 0))"), key)
+        # queued behind the runner: granted when the first day commits
+        locker.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
+        while not _waiting_on_advisory_lock(db):  # the second day's transaction waits for it now
+            assert child.poll() is None, child.stderr.read() if child.stderr else child.returncode
+            assert time.monotonic() < deadline, "the runner never reached the second day's metrics"
+            time.sleep(0.05)
+        os.killpg(child.pid, signal.SIGKILL)
+        assert child.wait(30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait(30)
+        locker.close()
+    db.expire_all()
+    assert list(_day_totals(db, pg_scan["id"]).values()) == [24]  # the first day committed, the second not at all
+    watermark = db.execute(text("SELECT watermark FROM scan_states WHERE scan_config_id = :s"), {"s": cfg_id})
+    assert watermark.scalar() == WINDOW[0] + timedelta(days=1)  # moved with the committed day only
+
+    r = owner.get(f"{BASE}/scans/{pg_scan['id']}/jobs/{job.id}")
+    assert r.json()["status"] == "failed" and "stopped before it finished" in r.json()["error_message"], r.json()
+
+    rerun = ScanJob(project_id=uuid.UUID(pg_scan["project_id"]), scan_config_id=cfg_id, kind=ScanJobKind.run,
+                    trigger="inprocess")  # the next scheduled run: from the watermark the killed one left
+    db.add(rerun)
+    db.commit()
+    assert runner.run_job(db, rerun, now=now).status.value == "succeeded", rerun.error_message
+    assert _state(db, pg_scan["id"]) == reference
+    assert run_dispatch(now).sent == 1
+    assert _alerts(hook) == reference_alerts and _deliveries(db) == reference_deliveries

@@ -246,7 +246,10 @@ def _read_chunked_sample(adapter: WarehouseAdapter, cfg: ScanConfig,
     alone (its first n by hash), in chunk order then hash order. The hash pre-filter is sized by the sparsest
     chunk (row counts from the aggregate); if a chunk still comes up short it re-runs unfiltered."""
     freq = f"{step.seconds}s"
-    limits = {pd.Timestamp(c_start).tz_convert("UTC"): n for c_start, _, n, _ in batch}
+    # keyed like the rows below: by the epoch-aligned step holding the chunk (`chunks` cuts at those multiples, so
+    # one chunk per step). A window starting off the grid (a scheduled run's watermark − lookback) has a first
+    # chunk starting mid-step; keyed by its own start, its rows matched no chunk and were all dropped.
+    limits = {pd.Timestamp(c_start).tz_convert("UTC").floor(freq): n for c_start, _, n, _ in batch}
     per_chunk = (_utc(counts["bucket"]).dt.floor(freq).to_frame("chunk").assign(n=counts["count"].to_numpy())
                  .groupby("chunk")["n"].sum()) if len(counts) else pd.Series(dtype="int64")
     if per_chunk.sum() == 0:
