@@ -223,9 +223,9 @@ def test_a_scheduled_run_killed_between_its_days_reruns_to_one_clean_run(owner, 
     each day's metrics step): the test holds it, lets the first day through by queueing for it again behind the
     runner (PostgreSQL grants waiters in order), and kills the runner once it waits for it in the second day."""
     from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
 
     from tripl_core.db.session import database_url
-    from tripl_core.runtime import ensure_database  # noqa: F401 - the engine below is the suite's database
     from tripl_core.scanning import runner
 
     alert_everything(owner, f"{hook.url}/run")
@@ -252,7 +252,7 @@ def test_a_scheduled_run_killed_between_its_days_reruns_to_one_clean_run(owner, 
     hook.requests.clear()
 
     job = scheduled()
-    locker = create_engine(database_url(), poolclass=__import__("sqlalchemy.pool").pool.NullPool).connect()
+    locker = create_engine(database_url(), poolclass=NullPool).connect()  # the test's own session, for the lock
     key = {"k": f"scan:{cfg_id}"}
     locker.execute(text("SET lock_timeout = '120s'"))
     locker.execute(text("SELECT pg_advisory_lock(hashtextextended(:k, 0))"), key)
