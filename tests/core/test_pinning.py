@@ -248,3 +248,23 @@ def test_bigquery_token_uri_is_checked_by_the_policy(bigquery):
         "api_endpoint": bigquery.url, "credentials_json": _service_account("http://169.254.169.254/token")})
     with pytest.raises(WarehouseUnavailable, match="never connects there"):
         connect(cfg).test_connection()
+
+
+def test_postgres_multi_host_lists_connect_to_checked_addresses(rebinding, pg_server_url):
+    """libpq resolves names itself (in C: the resolver above never sees it, and `*.rebind.test` resolves nowhere):
+    each host of a list is handed to it with its checked address (`hostaddr`). The server is reached over TCP
+    through the fault tests' forwarder (the suite's PostgreSQL may listen on a Unix socket only)."""
+    from sqlalchemy.engine import make_url
+
+    from tests.pipelines.test_warehouse_faults import Forwarder
+
+    url = make_url(pg_server_url)
+    forwarder = Forwarder({"host": url.host or url.query.get("host"), "port": url.port or 5432})
+    try:
+        cfg = ConnectionConfig(db_type=DBType.postgres, host="standby.rebind.test, primary.rebind.test",
+                               port=forwarder.port, database=url.database, username=url.username or "",
+                               password=url.password or "", timeout_seconds=5)
+        assert "PostgreSQL" in connect(cfg).test_connection()
+    finally:
+        forwarder.close()
+    assert forwarder.connections >= 1 and rebinding == []

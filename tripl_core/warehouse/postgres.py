@@ -154,9 +154,12 @@ class PostgresAdapter:
                  if k in ("sslmode", "sslrootcert", "sslcert", "sslkey", "application_name")}
         timeout_ms = max(1, cfg.timeout_seconds) * 1000
         checked = check_outbound(cfg)  # before every connection (DNS answers change)
-        if "," not in cfg.host and cfg.host in checked:
-            # libpq connects to the checked address and keeps the name for TLS and .pgpass (no DNS rebinding)
-            extra["hostaddr"] = checked[cfg.host]
+        # libpq connects to the checked address and keeps the name for TLS and .pgpass (no DNS rebinding); for a
+        # multi-host list one address per host, an empty one where libpq must use the host itself (a Unix-socket
+        # directory, a name that did not resolve here)
+        addresses = [checked.get(h.strip(), "") for h in cfg.host.split(",")]
+        if any(addresses):
+            extra["hostaddr"] = ",".join(addresses)
         try:
             conn = psycopg.connect(
                 host=cfg.host, port=cfg.port, dbname=cfg.database, user=cfg.username or None,
