@@ -294,3 +294,17 @@ def test_a_scheduled_run_killed_between_its_days_reruns_to_one_clean_run(owner, 
     assert _state(db, pg_scan["id"]) == reference
     assert run_dispatch(now).sent == 1
     assert _alerts(hook) == reference_alerts and _deliveries(db) == reference_deliveries
+
+
+def test_the_console_shows_a_job_whose_runner_died_as_failed(owner, pg_scan, db):
+    from tripl_core.db.models.scans import ScanJobStatus
+
+    job = ScanJob(project_id=uuid.UUID(pg_scan["project_id"]), scan_config_id=uuid.UUID(pg_scan["id"]),
+                  kind=ScanJobKind.replay, time_from=WINDOW[0], time_to=WINDOW[1], trigger="inprocess",
+                  status=ScanJobStatus.running)  # as a killed runner leaves it
+    db.add(job)
+    db.commit()
+    page = owner.get(f"/ui/projects/shop-app/scan-jobs/{job.id}")
+    assert page.status_code == 200 and "stopped before it finished" in page.text, page.text[-3000:]
+    db.expire_all()
+    assert db.get(ScanJob, job.id).status == ScanJobStatus.failed

@@ -32,6 +32,7 @@ from tripl_core.db.models.scans import ScanJob
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.errors import Invalid, NotFound
 from tripl_core.findings import common, reconciliation, rootcause, series, signals, totals
+from tripl_core.scanning import liveness
 
 RECENT_JOBS = 15
 LIST_LIMIT = 50
@@ -59,6 +60,7 @@ def _signal_rows(db: Session, project: Project, names: Names) -> list[dict[str, 
 
 def scan_jobs(db: Session, project: Project, limit: int = RECENT_JOBS,
               config_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
+    liveness.settle_orphans(db, config_id)  # a job whose runner died is shown failed, never "running" forever
     q = select(ScanJob, ScanConfig.name).join(ScanConfig, ScanConfig.id == ScanJob.scan_config_id).where(
         ScanJob.project_id == project.id)
     if config_id is not None:
@@ -89,6 +91,7 @@ def job_view(job: ScanJob, config_name: str) -> dict[str, Any]:
 
 
 def scan_job(db: Session, project: Project, job_id: uuid.UUID) -> dict[str, Any]:
+    liveness.settle_orphans(db)
     row = db.execute(select(ScanJob, ScanConfig.name).join(ScanConfig, ScanConfig.id == ScanJob.scan_config_id)
                      .where(ScanJob.id == job_id, ScanJob.project_id == project.id)).first()
     if row is None:
