@@ -23,6 +23,7 @@ from tripl_pipelines.partitions import JOB_TAG, SCAN_PARTITIONS, day_of_key
 LAUNCH_TIMEOUT = timedelta(minutes=10)
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 LIVE_BACKFILL = {BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING}
+_SOURCE_PREFIX = re.compile(r"^\[\w+\] ")
 _EXC_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Unavailable|Invalid|NotFound|Failure)\b: ")
 
 
@@ -48,8 +49,9 @@ def failure_message(instance: dg.DagsterInstance, run_id: str) -> str | None:
     # dead process and records why in an engine event before it marks the run failed "from outside the execution
     # context" — which alone would not tell anyone what happened.
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
-        if record.message.startswith("Run execution process for "):
-            return f"{record.message} Run the scan again: its days are recomputed whole."
+        text = _SOURCE_PREFIX.sub("", record.message or "")  # "[DagsterApiServer] Run execution process for …"
+        if text.startswith("Run execution process for "):
+            return f"{text} Run the scan again: its days are recomputed whole."
     for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE):
         return record.message
     return None

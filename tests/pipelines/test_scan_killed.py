@@ -26,7 +26,6 @@ from tests.alerting_api.conftest import hook  # noqa: F401 - fixture
 from tests.alerting_api.helpers import BASE, alert_everything, run_dispatch
 from tests.pipelines.conftest import make_config
 from tests.pipelines.helpers import SNAPSHOT_TABLES, replay, snapshot
-from tests.pipelines.test_dagster import instance  # noqa: F401 - fixture
 from tests.pipelines.test_warehouse_faults import WINDOW, Forwarder, _day_totals, forwarder  # noqa: F401
 from tripl_core.db.models.scans import ScanJob, ScanJobKind
 
@@ -147,35 +146,70 @@ def test_a_running_job_with_a_live_runner_is_left_alone(owner, plan, pipe_pg, db
     assert [j["status"] for j in jobs] == ["failed"]
 
 
-def test_a_dagster_run_whose_process_died_fails_its_job_saying_why(db, pg_scan, instance):  # noqa: F811
-    """Under Dagster the run worker is a child of the code server, which notices a dead one
-    (`dagster/_grpc/server.py`, `_check_for_orphaned_runs`): it records the crash in an engine event and marks the
-    run failed. The run-failure sensor then settles the job — with the crash as its reason, not Dagster's
-    "marked as failed from outside the execution context"."""
-    import dagster as dg
-    from dagster._utils import get_run_crash_explanation
+def test_a_dagster_run_worker_killed_fails_its_job_saying_why(owner, plan, pipe_pg, db, forwarder):  # noqa: F811
+    """Under Dagster (DefaultRunLauncher) a run worker is a child process of the code server, which notices a dead
+    one (`dagster/_grpc/server.py`, `_check_for_orphaned_runs`): it records the crash in an engine event and marks
+    the run failed. Here a real code server launches a real scan run, the run worker stalls in the warehouse
+    read and gets SIGKILL; settling the job (what the run-failure sensor does) fails it with the crash as its
+    reason — before: Dagster's "marked as failed from outside the execution context" (the event's text starts
+    with "[DagsterApiServer] ", which the first version of the fix did not expect)."""
+    import re
 
-    from tests.pipelines.test_dagster import KEY, _ctx, _job
-    from tripl_pipelines.assets import scan_partition_job
-    from tripl_pipelines.definitions import defs
-    from tripl_pipelines.partitions import JOB_TAG, SCAN_CONFIGS
+    from dagster._core.test_utils import create_run_for_test, instance_for_test
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import GrpcServerTarget
+    from dagster._grpc.server import GrpcServerProcess
+
+    from tripl_pipelines.partitions import JOB_TAG, SCAN_CONFIGS, partition_key
     from tripl_pipelines.progress import settle
-    from tripl_pipelines.sensors import scan_job_queue
 
-    job = _job(db, pg_scan, days=[WINDOW[0]])
-    scan_job_queue(_ctx(instance))
-    instance.add_dynamic_partitions(SCAN_CONFIGS.name, [KEY])
-    run = instance.create_run_for_job(defs.resolve_job_def(scan_partition_job.name), tags={JOB_TAG: str(job.id)})
-    instance.report_engine_event(  # exactly what the code server writes for a run process killed with SIGKILL
-        get_run_crash_explanation(prefix=f"Run execution process for {run.run_id}", exit_code=-signal.SIGKILL),
-        run)
-    instance.report_run_failed(run)
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
-    db.refresh(job)
-    settle(instance, db, job)
+    scan = make_config(owner, _source(owner, pipe_pg, forwarder.port), name="dagster kill")
+    key, day = "shop-app/dagster-kill", WINDOW[0]
+    job = ScanJob(project_id=uuid.UUID(scan["project_id"]), scan_config_id=uuid.UUID(scan["id"]),
+                  kind=ScanJobKind.replay, time_from=day, time_to=day + timedelta(days=1), trigger="api",
+                  status="running")
+    db.add(job)
     db.commit()
+    forwarder.connections, forwarder.budget, forwarder.mode = 0, 0, "stall"
+    with instance_for_test() as instance:
+        instance.add_dynamic_partitions(SCAN_CONFIGS.name, [key])
+        origin = LoadableTargetOrigin(executable_path=sys.executable, module_name="tripl_pipelines.definitions",
+                                      working_directory=str(ROOT))
+        with GrpcServerProcess(instance_ref=instance.get_ref(), loadable_target_origin=origin,
+                               startup_timeout=120) as server, \
+                WorkspaceProcessContext(instance, GrpcServerTarget(host="localhost", port=server.port,
+                                                                   socket=server.socket,
+                                                                   location_name="tripl")) as workspace:
+            request = workspace.create_request_context()
+            remote = request.get_code_location("tripl").get_repository("__repository__").get_full_job(
+                "scan_partition")
+            run = create_run_for_test(
+                instance, job_name="scan_partition", remote_job_origin=remote.get_remote_origin(),
+                job_code_origin=remote.get_python_origin(),
+                tags={JOB_TAG: str(job.id), "dagster/partition": str(partition_key(key, day)),
+                      "dagster/partition/config": key, "dagster/partition/day": day.strftime("%Y-%m-%d")})
+            instance.launch_run(run.run_id, request)
+            deadline = time.monotonic() + 180
+            while forwarder.connections < 1:  # the run worker is inside the warehouse read
+                assert not instance.get_run_by_id(run.run_id).is_finished, \
+                    [r.message for r in instance.all_logs(run.run_id)][-5:]
+                assert time.monotonic() < deadline, "the run never reached the warehouse"
+                time.sleep(0.1)
+            worker = next(int(m.group(1)) for r in instance.all_logs(run.run_id)
+                          if (m := re.search(r"Started process for run \(pid: (\d+)\)", r.message or "")))
+            os.kill(worker, signal.SIGKILL)
+            while not instance.get_run_by_id(run.run_id).is_finished:  # the code server's cleanup tick
+                assert time.monotonic() < deadline, "the code server never failed the run"
+                time.sleep(0.2)
+            assert instance.get_run_by_id(run.run_id).status.value == "FAILURE"
+            db.refresh(job)
+            settle(instance, db, job)
+            db.commit()
     assert job.status.value == "failed" and job.completed_at is not None
-    assert "was terminated by signal 9 (SIGKILL)" in job.error_message, job.error_message
+    assert job.error_message.startswith(f"Run execution process for {run.run_id} was terminated by signal 9 "
+                                        "(SIGKILL)."), job.error_message
+    assert db.execute(text("SELECT count(*) FROM metric_points")).scalar() == 0
 
 
 def test_an_api_that_starts_fails_dead_jobs_and_runs_the_pending_ones_it_lost(app, pg_scan, db, inprocess):
