@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import re
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -27,13 +27,22 @@ def _db_upgrade(_: argparse.Namespace) -> int:
     return 0
 
 
-def _dagster_home(settings) -> Path:
+def _dagster_home(settings, scan_runs: int | None = None) -> Path:
+    """DAGSTER_HOME in data_dir with the repository's dagster.yaml, allowing `scan_runs` scan runs at a time."""
     home = (settings.data_dir / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     src = Path.cwd() / "dagster.yaml"
     if src.exists():
-        shutil.copyfile(src, home / "dagster.yaml")
+        text = src.read_text()
+        (home / "dagster.yaml").write_text(text if scan_runs is None else scan_run_limits(text, scan_runs))
     return home
+
+
+def scan_run_limits(text: str, scan_runs: int) -> str:
+    """dagster.yaml's run queue with `scan_runs` backfill (scan) runs at a time and one more run slot, kept for the
+    light runs (alert dispatch, Apply Scan Event Groups) so they never wait behind a replay."""
+    text = re.sub(r"(?m)^(\s*max_concurrent_runs:\s*)\d+", rf"\g<1>{scan_runs + 1}", text, count=1)
+    return re.sub(r'(?m)(key: "dagster/backfill"\n\s*limit:\s*)\d+', rf"\g<1>{scan_runs}", text, count=1)
 
 
 def _split_db_pool(env: dict[str, str], workers: int) -> None:
@@ -137,7 +146,9 @@ def _up(args: argparse.Namespace) -> int:
             print(line, flush=True)
         if not args.no_dagster:
             ensure_dagster_database(env["TRIPL_DAGSTER_DATABASE_URL"])
-            env["DAGSTER_HOME"] = str(_dagster_home(settings))
+            # the demo replays five configs and nothing else: one scan run per core of a 2-CPU machine
+            scan_runs = 2 if args.demo and "TRIPL_DAGSTER_SCAN_RUNS" not in os.environ else settings.dagster_scan_runs
+            env["DAGSTER_HOME"] = str(_dagster_home(settings, scan_runs))
             # Production shape: the webserver (UI) and the daemon (sensors, backfills, run queue) as two supervised
             # processes; `dagster dev` stays a developer's choice. Both at INFO, into DATA_DIR/logs/: the daemon
             # logs every sensor tick, thousands of lines that would bury tripl's own (one line per scan job).

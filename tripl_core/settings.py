@@ -127,6 +127,18 @@ class Settings(BaseSettings):
         description="First UTC day scans may cover (the first Dagster day partition). Unset: the first day of the "
                     "month twelve months ago.",
     )
+    dagster_scan_runs: int = Field(
+        1, ge=1, le=8,
+        description="Scan (backfill) runs Dagster runs at a time under `tripl up` (dagster.yaml's tag limit; one more "
+                    "run slot stays free for alert dispatch). `tripl up --demo` uses 2: one per core of a 2-CPU "
+                    "machine while the demo replays, nothing else being scanned.",
+    )
+    scan_days_per_run: int = Field(
+        7, ge=7, le=90,
+        description="Days of one scan config per Dagster run of a backfill (BackfillPolicy.multi_run): fewer, longer "
+                    "runs pay the run worker's start once for more days, but a run reads its days in one warehouse "
+                    "statement, which must finish within the data source's timeout.",
+    )
 
     # uploads
     photo_max_bytes: int = Field(10 * 1024 * 1024, ge=1)

@@ -7,10 +7,11 @@ that can hold data.
 
 Why config × day with a multi-run BackfillPolicy (docs/pipelines.md, "Batched backfills"): Dagster builds the runs
 of a backfill by holding the dimension with fewer selected keys constant (one config) and cutting the other (days)
-into contiguous ranges of at most `DAYS_PER_RUN` — so N days of one config are ⌈N / 7⌉ runs, each on a key range
-`<config>|<first day>` … `<config>|<last day>`. The older bugs where single_run/multi_run on a multi-partitioned
-asset fell back to one run per partition (dagster-io/dagster #18852, #23996) are the grouping this version fixes;
-`tests/pipelines/test_backfills.py` proves the run count with the daemon's own backfill iteration.
+into contiguous ranges of at most `DAYS_PER_RUN` (7 unless TRIPL_SCAN_DAYS_PER_RUN says more) — so N days of one
+config are ⌈N / DAYS_PER_RUN⌉ runs, each on a key range `<config>|<first day>` … `<config>|<last day>`. The older
+bugs where single_run/multi_run on a multi-partitioned asset fell back to one run per partition (dagster-io/dagster
+#18852, #23996) are the grouping this version fixes; `tests/pipelines/test_backfills.py` proves the run count with
+the daemon's own backfill iteration.
 
 Config partition keys are readable — `<project slug>/<config name slug>` — and follow renames and deletes (the
 registration sensor adds the new key and drops the old one). A key that names no config fails the run at once.
@@ -30,8 +31,9 @@ from sqlalchemy.orm import Session
 from tripl_core.db.models.projects import Project
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.scanning.jobs import first_day
+from tripl_core.settings import get_settings
 
-DAYS_PER_RUN = 7
+DAYS_PER_RUN = get_settings().scan_days_per_run  # TRIPL_SCAN_DAYS_PER_RUN, default 7
 FIRST_DAY = first_day()
 SCAN_CONFIGS = dg.DynamicPartitionsDefinition(name="scan_configs")
 DAYS = dg.DailyPartitionsDefinition(start_date=FIRST_DAY.strftime("%Y-%m-%d"), end_offset=1, timezone="UTC")

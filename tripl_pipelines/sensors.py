@@ -43,6 +43,10 @@ from tripl_pipelines.progress import FINISHED, settle
 from tripl_pipelines.resources import TriplDatabase
 
 INTERVAL = 15
+# A pending scan job waits for this sensor, then for the backfill daemon's 30 s loop: 5 s (the sensor daemon's own
+# loop) keeps the first hop short; the query is one indexed SELECT of pending jobs.
+QUEUE_INTERVAL = 5
+STATUS_INTERVAL = 5  # run status sensors: a job's outcome (and the demo's "done") follows its last run within 5 s
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
@@ -92,7 +96,7 @@ def apply_event_groups_queue(context: dg.SensorEvaluationContext, tripl_db: Trip
     return requests or dg.SkipReason("no pending Apply Scan Event Groups job")
 
 
-@dg.sensor(asset_selection=dg.AssetSelection.assets(*SCAN_ASSETS), minimum_interval_seconds=INTERVAL,
+@dg.sensor(asset_selection=dg.AssetSelection.assets(*SCAN_ASSETS), minimum_interval_seconds=QUEUE_INTERVAL,
            default_status=dg.DefaultSensorStatus.RUNNING,
            description="Pending Run Scan / Replay Scan Metrics jobs → one backfill of their days each (listed in "
                        "the Backfills tab, cancellable there).")
@@ -140,13 +144,13 @@ def _settle_run(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> 
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, default_status=dg.DefaultSensorStatus.RUNNING,
-                      monitor_all_code_locations=False, minimum_interval_seconds=10,
+                      monitor_all_code_locations=False, minimum_interval_seconds=STATUS_INTERVAL,
                       description="A scan run succeeded: progress of its job (days done / total), or its success.")
 def scan_run_finished(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
     return _settle_run(context, tripl_db)
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=10,
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=STATUS_INTERVAL,
                        request_job=scan_failed_alert_job,
                        description="A scan run failed: its job fails with the failing step's message, the rest of "
                                    "its backfill is cancelled, and a scan_failed_alert run sends a 'scan failed' "
@@ -165,7 +169,7 @@ def scan_run_failed(context: dg.RunFailureSensorContext, tripl_db: TriplDatabase
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.CANCELED, default_status=dg.DefaultSensorStatus.RUNNING,
-                      minimum_interval_seconds=10,
+                      minimum_interval_seconds=STATUS_INTERVAL,
                       description="A scan run was cancelled (Cancel Scan Job, or the backfill cancelled in the UI).")
 def scan_run_canceled(context: dg.RunStatusSensorContext, tripl_db: TriplDatabase) -> dg.SkipReason | None:
     return _settle_run(context, tripl_db)

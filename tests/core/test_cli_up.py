@@ -10,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import psutil
@@ -148,3 +150,23 @@ def test_api_workers_share_the_connection_budget():
     env = {}
     _split_db_pool(env, 1)
     assert env == {}
+
+
+def test_tripl_up_writes_the_scan_run_limit_into_dagster_home(tmp_path, monkeypatch):
+    """`tripl up` copies dagster.yaml with TRIPL_DAGSTER_SCAN_RUNS scan runs at a time plus one slot for the light
+    runs (the demo: 2 + 1); without a number the repository's file is copied as it is (1 + 1)."""
+    import yaml
+
+    from tripl_core.cli import _dagster_home
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the repository's dagster.yaml
+
+    def queue(home: Path) -> tuple[int, int, int]:
+        cfg = yaml.safe_load((home / "dagster.yaml").read_text())["run_coordinator"]["config"]
+        limits = {t["key"]: t["limit"] for t in cfg["tag_concurrency_limits"]}
+        return cfg["max_concurrent_runs"], limits["dagster/backfill"], cfg["dequeue_interval_seconds"]
+
+    settings = SimpleNamespace(data_dir=tmp_path / "a")
+    assert queue(_dagster_home(settings)) == (2, 1, 2)
+    settings = SimpleNamespace(data_dir=tmp_path / "b")
+    assert queue(_dagster_home(settings, scan_runs=2)) == (3, 2, 2)

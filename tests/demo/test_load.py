@@ -203,3 +203,27 @@ def _alerts_reach_the_sink(db, owner, demo, spec, sink_file) -> None:
                                                              resources=resources)), dg.SkipReason)
     assert len(sink_file.read_text().splitlines()) == len(received)  # nothing new sent
     assert load.send_alerts(db, demo, spec).deliveries == []
+
+
+def test_replays_queue_first_and_a_scheduled_run_is_not_doubled(db, owner, database_url, tiny_spec, monkeypatch):
+    """Through Dagster every replay is queued before any run of today (the long runs start first), and a config
+    whose first Run Scan the scheduler queued already (it runs as soon as the config exists) gets no second one:
+    that was one more Dagster run per race in the demo (16 scan runs instead of 15)."""
+    from tripl_core.db.models.scans import ScanJob, ScanJobKind
+    from tripl_pipelines.sensors import enqueue_due_runs
+
+    demo = load.setup(db, database_url, tiny_spec, database=WAREHOUSE)
+    first = demo.configs["screen_view"]
+    scheduled = [j for j in enqueue_due_runs(db, tiny_spec.end) if db.get(ScanJob, j).scan_config_id == first.id]
+    for job in db.scalars(select(ScanJob).where(ScanJob.id.not_in(scheduled))):
+        db.delete(job)  # the scheduler got to one config only before the demo queued its jobs
+    db.commit()
+    waited: list = []
+    monkeypatch.setattr(load, "wait_for", lambda _db, ids, **_: waited.extend(ids) or [])
+    load.replay(db, demo, tiny_spec, use_dagster=True)
+    made = [db.get(ScanJob, i) for i in waited]
+    kinds = [j.kind for j in made]
+    assert kinds == [ScanJobKind.replay] * len(demo.configs) + [ScanJobKind.run] * len(demo.configs)
+    assert [j.id for j in made if j.scan_config_id == first.id and j.kind == ScanJobKind.run] == scheduled
+    runs = db.scalars(select(ScanJob).where(ScanJob.kind == ScanJobKind.run)).all()
+    assert len(runs) == len(demo.configs)  # one per config, whoever queued it

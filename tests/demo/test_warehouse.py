@@ -34,14 +34,14 @@ def test_spec_rejects_out_of_range_values(kwargs, word):
 def test_main_rejects_bad_arguments_before_touching_anything(capsys):
     assert main(["--days", "3"]) == 2
     assert "days must be" in capsys.readouterr().err
-    assert parse_args([]).days == 14 and parse_args([]).scale == 1.0 and parse_args([]).wait_dagster == 0
+    assert parse_args([]).days == 11 and parse_args([]).scale == 1.0 and parse_args([]).wait_dagster == 0
 
 
 def test_default_spec_ends_at_midnight_utc():
     spec = warehouse.DemoSpec()
     now = datetime.now(UTC)
     assert spec.end.hour == spec.end.minute == 0 and spec.end <= now
-    assert (now - spec.end).total_seconds() < 86400 and spec.days == 14
+    assert (now - spec.end).total_seconds() < 86400 and spec.days == 11
 
 
 def test_name_format_is_the_plan_format_over_properties():

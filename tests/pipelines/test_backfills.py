@@ -82,3 +82,20 @@ def test_21_day_replay_is_one_backfill_of_3_runs_and_cancel_cancels_it(db, pg_sc
             settle(instance, db, job)
             assert job.status == ScanJobStatus.cancelled
             assert job.result_summary == {"days": 0, "days_total": 21}
+
+
+def test_days_per_run_follows_tripl_scan_days_per_run():
+    """`tripl up --demo` sets TRIPL_SCAN_DAYS_PER_RUN=14 (a demo replay is one run); fewer than 7 is refused, as
+    issue 16 asks for at least a week per run. The policy is built when the code location is imported."""
+    import subprocess
+    import sys
+
+    code = "from tripl_pipelines.partitions import BACKFILL_POLICY as p; print(p.max_partitions_per_run)"
+
+    def policy(days: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", code], env={**os.environ, "TRIPL_SCAN_DAYS_PER_RUN": days},
+                              capture_output=True, text=True, timeout=120)
+
+    assert policy("14").stdout.strip() == "14"
+    refused = policy("3")
+    assert refused.returncode != 0 and "scan_days_per_run" in refused.stderr

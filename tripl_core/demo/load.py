@@ -33,7 +33,7 @@ from tripl_core.db.models.auth import User, UserRole
 from tripl_core.db.models.findings import ReleaseRegression, SchemaDrift, ShadowEventCandidate
 from tripl_core.db.models.plan import Event, EventType
 from tripl_core.db.models.projects import Project
-from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanState
+from tripl_core.db.models.scans import ScanJob, ScanJobKind, ScanJobStatus, ScanState
 from tripl_core.db.models.sources import DataSource, ScanConfig
 from tripl_core.demo import sink, warehouse
 from tripl_core.demo.plan import DEMO_SLUG, create_demo_project
@@ -255,7 +255,7 @@ def dagster_up(wait_seconds: float = 0.0) -> bool:
 
 
 def wait_for(db: Session, job_ids: list, timeout: float = JOB_TIMEOUT_SECONDS,
-             progress: Callable[[str], None] = print) -> list[ScanJob]:
+             progress: Callable[[str], None] = print, poll: float = 2.0) -> list[ScanJob]:
     """Poll job rows until every job is final (the Dagster sensors or the API's scan thread run them)."""
     deadline = time.monotonic() + timeout
     last = ""
@@ -269,7 +269,15 @@ def wait_for(db: Session, job_ids: list, timeout: float = JOB_TIMEOUT_SECONDS,
             last = line
         if len(done) == len(found) or time.monotonic() > deadline:
             return found
-        time.sleep(5.0)
+        time.sleep(poll)
+
+
+def _open_run_job(db: Session, cfg: ScanConfig):
+    """A Run Scan job of `cfg` not finished yet (the Dagster scheduler's first one, queued as soon as the config
+    exists): the demo waits for it instead of queueing a second run of the same window (one more Dagster run)."""
+    return db.scalar(select(ScanJob.id).where(ScanJob.scan_config_id == cfg.id, ScanJob.kind == ScanJobKind.run,
+                                              ScanJob.status.in_([ScanJobStatus.pending, ScanJobStatus.running]))
+                     .order_by(ScanJob.created_at).limit(1))
 
 
 def replay(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, use_dagster: bool,
@@ -279,11 +287,16 @@ def replay(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, use_dagster: 
     executor = get_settings().scan_executor
     queued: list = []
     done: list[ScanJob] = []
-    for name, cfg in demo.configs.items():
-        kinds = [(ScanJobKind.replay, spec.start, spec.end)] + ([(ScanJobKind.run, None, None)]
-                                                               if include_today else [])
-        for kind, t0, t1 in kinds:
+    # Every replay before any run of today: Dagster's queue launches in creation order, and the long replays
+    # started first end together (two scan runs at a time under `tripl up --demo`) instead of one waiting alone.
+    kinds = [(ScanJobKind.replay, spec.start, spec.end)] + ([(ScanJobKind.run, None, None)] if include_today else [])
+    for kind, t0, t1 in kinds:
+        for name, cfg in demo.configs.items():
             if use_dagster or executor == "inprocess":  # someone else executes: queue the job and wait
+                running = _open_run_job(db, cfg) if kind == ScanJobKind.run else None
+                if running is not None:  # the scheduler was first (the configs exist since setup): wait for it
+                    queued.append(running)
+                    continue
                 job = jobs.enqueue(db, actor, demo.project, cfg, kind, t0, t1, trigger="api")
                 queued.append(job.id)
                 continue
@@ -374,7 +387,8 @@ def where_to_look(db: Session, demo: DemoSetup, spec: warehouse.DemoSpec, use_da
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tripl demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=14, help="days of history to generate and replay (9..90)")
+    parser.add_argument("--days", type=int, default=warehouse.DemoSpec.days,
+                        help="days of history to generate and replay (9..90)")
     parser.add_argument("--scale", type=float, default=1.0, help="volume multiplier (1: ~30k rows a day)")
     parser.add_argument("--wait-dagster", type=float, default=0.0,
                         help="seconds to wait for the Dagster webserver before scanning in-process")
