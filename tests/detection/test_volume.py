@@ -71,9 +71,10 @@ def test_outage_is_a_drop():
     values = np.full(300, 500.0)
     values[260:266] = 0.0
     out = score_series(series(values))
-    assert out["is_anomaly"].iloc[260:266].all()
-    assert set(out["direction"].iloc[260:266]) == {"drop"}
-    assert episode_starts(out) == [260], "the recovery is not a spike: the outage was not learned"
+    assert not out["is_anomaly"].iloc[260], "a drop is told once it has lasted an hour (two buckets)"
+    assert out["is_anomaly"].iloc[261:266].all()
+    assert set(out["direction"].iloc[261:266]) == {"drop"}
+    assert episode_starts(out) == [261], "the recovery is not a spike: the outage was not learned"
     assert not out["is_anomaly"].iloc[268:].any(), "closed after an hour back inside the band"
 
 
@@ -154,7 +155,7 @@ def test_gaps_count_as_zero_and_nan_is_unknown():
     out_gapped, out_zero = score_series(gapped), score_series(zero_filled)
     assert out_gapped.index.equals(gapped.index)
     pd.testing.assert_frame_equal(out_gapped, out_zero.loc[gapped.index])
-    assert out_zero["is_anomaly"].iloc[250:254].all()
+    assert out_zero["is_anomaly"].iloc[251:254].all(), "a drop is told once it has lasted two buckets (an hour)"
 
     unknown = s.copy()
     unknown.iloc[250:254] = np.nan
@@ -178,7 +179,7 @@ def test_warm_up_and_min_expected_count():
 def test_min_consecutive_persistence_rule():
     values = np.full(300, 100.0)
     values[200] = 400.0
-    values[250:253] = 400.0
+    values[250:253] = 500.0  # a new high (the 400 of bucket 200 is part of the last week's range)
     out = score_series(series(values), {"min_consecutive": 2})
     assert not out["is_anomaly"].iloc[200]
     assert out["is_anomaly"].iloc[250:253].tolist() == [False, True, True]
@@ -286,14 +287,21 @@ def test_score_frame_validates_and_fills_gaps():
 def test_band_is_the_one_judged_by():
     rng = np.random.default_rng(8)
     values = rng.poisson(2000 * daily_shape(24 * 21, 24)).astype(float)
-    values[[300, 360, 420]] = [9000.0, 100.0, 6000.0]
+    values[[300, 360, 361, 420]] = [9000.0, 100.0, 100.0, 12000.0]
     out = score_series(series(values))
-    judged = out.iloc[96:]
-    x = values[96:]
-    inside = (judged["lower"].to_numpy() <= x + 1e-3) & (x <= judged["upper"].to_numpy() + 1e-3)
-    assert (inside | judged["is_anomaly"].to_numpy()).all(), "outside the band ⇒ anomalous"
-    assert out["is_anomaly"].iloc[[300, 360, 420]].all()
-    assert out["direction"].iloc[[300, 360, 420]].tolist() == ["spike", "drop", "spike"]
+    judged = out.iloc[168:]  # after the first week (the default warm-up)
+    x = values[168:]
+    above = x > judged["upper"].to_numpy() + 1e-3
+    below = x < judged["lower"].to_numpy() - 1e-3
+    flagged = judged["is_anomaly"].to_numpy()
+    assert (flagged | ~above).all(), "above the band ⇒ anomalous"
+    first_of_drop = below & ~np.r_[False, below[:-1]]
+    assert (flagged | ~below | first_of_drop).all(), "below the band ⇒ anomalous, once it has lasted two buckets"
+    assert out["is_anomaly"].iloc[[300, 361, 420]].all() and not out["is_anomaly"].iloc[360]
+    assert out["direction"].iloc[[300, 361, 420]].tolist() == ["spike", "drop", "spike"]
+    # the band's upper edge is never below the week's largest count: a burst seen this week is no news
+    week_max = pd.Series(values).shift(1).rolling(168, min_periods=1).max().to_numpy()[168:]
+    assert (judged["upper"].to_numpy() >= week_max * (1 - 1e-6)).all()
 
 
 def test_forecast_frame_matches_forecast():
@@ -317,8 +325,10 @@ def test_long_outage_on_a_seasonal_series_is_flagged_throughout_and_recovery_is_
     start = per_day * 10 + 150
     values[start : start + 40] = 0.0  # 3h20 without events
     out = score_series(series(values, freq="5min"))
-    assert out["is_anomaly"].iloc[start : start + 40].all()
-    assert episode_starts(out) == [start], "one episode; the recovery is not a spike"
+    starts = episode_starts(out)
+    assert len(starts) == 1, "one episode; the recovery is not a spike"
+    assert start < starts[0] <= start + 24, "told within two hours: its clock hour, then an hour of persistence"
+    assert out["is_anomaly"].iloc[starts[0] : start + 40].all()
     assert not out["is_anomaly"].iloc[start + 40 + 12 :].any(), "closed within an hour back inside the band"
 
 
@@ -374,7 +384,8 @@ def test_online_prefixes_at_five_minutes_with_an_open_episode_and_a_level_shift(
     values = rng.poisson(lam).astype(float)
     values[per_day * 7 + 100 : per_day * 7 + 130] *= 6  # a burst
     full = score_series(series(values, freq="5min"))
-    assert full["is_anomaly"].iloc[per_day * 7 + 100 : per_day * 7 + 130].all()
+    # below an hour the clock hour is judged: the burst is told when its first hour ends (08:55)
+    assert full["is_anomaly"].iloc[per_day * 7 + 107 : per_day * 7 + 130].all()
     for cut in (per_day * 7 + 110, per_day * 7 + 140, per_day * 8 + 5, per_day * 8 + 200, per_day * 9):
         part = score_series(series(values[:cut], freq="5min"))
         pd.testing.assert_frame_equal(part, full.iloc[:cut])
@@ -387,6 +398,52 @@ def test_a_lasting_level_shift_becomes_the_new_normal_within_a_day():
     shift = per_day * 16 + 9
     lam[shift:] *= 0.45
     out = score_series(series(rng.poisson(lam)))
-    assert episode_starts(out) == [shift]
+    assert episode_starts(out) == [shift + 1], "a drop is told once it has lasted two buckets"
     assert not out["is_anomaly"].iloc[shift + per_day + 2 :].any()
     np.testing.assert_allclose(out["expected"].iloc[-per_day:], lam[-per_day:], rtol=0.2)
+
+
+def test_a_burst_the_series_showed_this_week_is_not_news():
+    """Event volumes burst: a spike must leave the last week's range, not only the band of its hour."""
+    rng = np.random.default_rng(21)
+    per_day = 24
+    values = rng.poisson(1000 * daily_shape(per_day * 30, per_day)).astype(float)
+    first, again, later = per_day * 10 + 3, per_day * 13 + 3, per_day * 22 + 3  # three nights, 03:00
+    values[[first, again, later]] = 6000.0
+    out = score_series(series(values))
+    assert out["is_anomaly"].iloc[first], "the first burst is beyond anything seen"
+    assert not out["is_anomaly"].iloc[again], "the same size three days later is within the week's range"
+    assert out["upper"].iloc[again] >= 6000.0, "the band says so: its top is the week's largest count"
+    assert out["is_anomaly"].iloc[later], "nine days later the week no longer holds one"
+    bigger = values.copy()
+    bigger[again] = 9000.0
+    assert score_series(series(bigger))["is_anomaly"].iloc[again], "a bigger one is news again"
+
+
+def test_below_an_hour_the_hour_is_judged_not_a_single_bucket():
+    rng = np.random.default_rng(22)
+    per_day = 288
+    n = per_day * 10
+    lam = 20 * daily_shape(n, per_day)
+    blip, burst = per_day * 8 + 100, per_day * 9 + 96  # 08:20 for five minutes; 08:00-09:00 for an hour
+    values = rng.poisson(lam).astype(float)
+    values[blip] = 150.0  # one 5-minute bucket: the hour holds ~1.8× its count, well inside the week's hours
+    values[burst : burst + 12] *= 8
+    out = score_series(series(values, freq="5min"))
+    assert not out["is_anomaly"].iloc[blip - 20 : blip + 40].any(), "a five-minute blip is no episode"
+    starts = episode_starts(out)
+    assert starts == [burst + 11], "the hour that left its range is told when it ends"
+    assert out["direction"].iloc[burst + 11] == "spike"
+
+
+def test_a_sustained_drop_is_told_at_once_a_single_low_bucket_only_if_it_lasts():
+    rng = np.random.default_rng(23)
+    per_day = 24
+    values = rng.poisson(30 * daily_shape(per_day * 20, per_day)).astype(float)
+    slow = per_day * 12 + 9
+    values[slow : slow + 3] *= 0.1  # three hours at 10 %: each hour alone is not beyond 5 sigma
+    one = per_day * 16 + 14
+    values[one] = 0.0  # one empty hour, then back
+    out = score_series(series(values))
+    assert out["is_anomaly"].iloc[slow : slow + 3].any() and out["direction"].iloc[slow + 2] == "drop"
+    assert not out["is_anomaly"].iloc[one - 2 : one + 4].any(), "a single low hour heals by itself"

@@ -14,12 +14,17 @@ Model of a count x_t (see docs/detection.md for the reasoning):
   compared on the variance-stabilised scale g(x) = (2/q)·asinh(q·√(x + 3/8)) — Anscombe for small counts,
   log/q for large ones. The standardised residual z = (g(x) − g(μ)) / s, where s² is a winsorised running mean of
   the squared residuals (≥ 1): heavy-tailed series earn a wider band by themselves.
-- episodes: an alert episode starts only on strong evidence — one bucket beyond sigma, or a one-sided CUSUM of z
-  (reference k, decision interval h) crossing h for a sustained smaller shift. It stays open while the series
-  stays out on the same side and closes after `calm` buckets back inside. While open, nothing is learned (the
-  anomaly is kept out of its own baseline); a fast level follows the episode, and when an episode lasts
-  `persist` buckets it is a lasting level shift: that level becomes the new normal, the episode ends and the
-  model re-learns fast for a while (outages to near zero are never accepted as normal).
+- episodes: an alert episode starts only on strong evidence — one bucket beyond sigma (an hour's count below 1h
+  buckets: single 5-minute buckets never start one), or a one-sided CUSUM of the hours' z (reference k, decision
+  interval h, each hour adding at most sigma) for a sustained smaller shift — **and** only when the bucket (hour)
+  leaves the range of the last week: a spike must exceed every count of the last 7 days and today, a drop must go
+  below the lowest z of the week's ordinary buckets and below this hour of day's smallest count of the last 7
+  days. Event volumes burst; a burst the series showed this week is its normal, not news. A drop is told once it
+  has lasted an hour (two buckets) and is still out, unless the CUSUM already saw it last. An episode stays open
+  while the series stays out on the same side and closes after `calm` buckets back inside. While open, nothing is
+  learned (the anomaly is kept out of its own baseline); a fast level follows the episode, and when an episode
+  lasts `persist` buckets it is a lasting level shift: that level becomes the new normal, the episode ends and
+  the model re-learns fast for a while (outages to near zero are never accepted as normal).
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ WEEKLY_RATE = 0.3  # per week: the hour-of-week profile averages about the last 
 WEEKLY_PRIOR = 0.0  # the daily profile counts as this many weeks of the weekly one: w / (w + prior)
 CUSUM_K = 0.2  # CUSUM reference value, in units of sigma: drifts below it never accumulate
 CUSUM_H = 2.0  # CUSUM decision interval, in units of sigma
+NOVELTY = 1.0  # a spike must exceed the largest count of the last week by this factor (1: any new high)
+DROP_SECONDS = 3600  # a drop is told once it has lasted this long (and two buckets): short gaps heal by themselves
+CALM_Z = 0.5  # back inside: within this many sigma of the expected count (on the episode's side)
 CALM_SECONDS = 3600  # an episode ends after an hour (at least two buckets) back inside the band
 PERSIST_SECONDS = DAY  # an episode this long is a lasting level shift: learned as the new normal
 OUTAGE_SHARE = 0.1  # a "new level" below this share of the old one is an outage, never the new normal
@@ -54,8 +62,8 @@ MIN_SPREAD = 1e-3
 BAND_MAX = 1e30  # the band's upper edge is capped (a float32 and JSON can hold it)
 PARALLEL_MIN_SERIES = 512  # from this many series, two threads
 TAIL_SHARE = 1.0  # an episode teaches the tail with its first TAIL_SHARE × calm buckets
-EXCESS_CAP = 1.0  # one bucket's relative excess over Poisson counts at most this much towards the spread
-SCALE_CAP = 4.0  # one bucket's squared residual counts at most (this × sigma)² towards the scale
+EXCESS_CAP = 0.2  # one bucket's relative excess over Poisson counts at most this much towards the spread
+SCALE_CAP = 1.0  # one bucket's squared residual counts at most (this × sigma)² towards the scale
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Layout:
     daily_phases: int  # phases per day (1 when a bucket is a day or longer)
     weekly_phases: int  # phases per week (0 when buckets are longer than a day)
     per_day: int
+    per_week: int
     level_rate: float
     fast_rate: float
     noise_rate: float
@@ -98,6 +107,7 @@ def layout_for(interval_seconds: float, settings: VolumeSettings) -> Layout:
         daily_phases=daily_phases,
         weekly_phases=weekly_phases,
         per_day=per_day,
+        per_week=per_week,
         level_rate=_rate(LEVEL_HALF_LIFE, interval),
         fast_rate=_rate(FAST_HALF_LIFE, interval),
         noise_rate=max(_rate(NOISE_HALF_LIFE, interval), min(1.0, 1.0 / window)),
@@ -110,21 +120,14 @@ def layout_for(interval_seconds: float, settings: VolumeSettings) -> Layout:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _g(x: float, q: float) -> float:
-    """Variance-stabilising transform of a count with variance μ + (qμ)² (negative binomial): unit variance.
+def _e(x: float, q: float) -> float:
+    """exp(q·g(x)/2) = u + √(u²+1), u = q·√(x+3/8), for the variance-stabilising g(x) = (2/q)·asinh(u).
 
-    (2/q)·asinh(q·√(x+3/8)) is Anscombe's 2√(x+3/8) for small counts and log(x)/q for large ones.
+    g gives a count with variance μ + (qμ)² (negative binomial) unit variance: Anscombe's 2√(x+3/8) for small
+    counts, log(x)/q for large ones. Differences of g are one log of a ratio of these (the hot loop's only log).
     """
     u = q * math.sqrt(max(x, 0.0) + 0.375)
-    return (2.0 / q) * math.log(u + math.sqrt(u * u + 1.0))
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _g_inverse(y: float, q: float) -> float:
-    """Inverse of `_g`, clipped at zero and at BAND_MAX."""
-    arg = min(max(y, 0.0) * q * 0.5, 80.0)
-    root = math.sinh(arg) / q
-    return min(max(root * root - 0.375, 0.0), BAND_MAX)
+    return u + math.sqrt(u * u + 1.0)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -141,10 +144,23 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
     T = x.shape[1]
     n_daily, n_weekly, per_phase, per_day, calm_n, persist, warm_up, min_consec = (
         p_int[0], p_int[1], p_int[2], p_int[3], p_int[4], p_int[5], p_int[6], p_int[7])
+    drop_consec = p_int[8]
     level_rate, fast_rate, noise_rate, daily_rate, weekly_rate = p_f[0], p_f[1], p_f[2], p_f[3], p_f[4]
     sigma, k_ref, h_dec, floor, mec = p_f[5], p_f[6], p_f[7], p_f[8], p_f[9]
     winsor, excess_cap, winsor_cap, outage_share, weekly_prior = p_f[10], p_f[11], p_f[12], p_f[13], p_f[14]
     tail_n = p_f[15] * calm_n
+    novelty, calm_z = p_f[16], p_f[17]
+    # the week's range, kept per day (a ring of the last 7 days plus today): the largest count and the lowest z
+    # of ordinary buckets, and the same for hours (blocks)
+    ring = np.empty((4, 7))
+    # ... and below the smallest count this hour of day had on the last 7 days (a return to the level before a
+    # lasting shift is no drop)
+    day_min = np.empty((n_daily, 7))
+    today_min = np.empty(n_daily)
+    bday_min = np.empty((n_daily, 7))
+    btoday_min = np.empty(n_daily)
+    c_floors = np.empty(n_daily)  # per hour of day: min over the last 7 days (changes only at midnight)
+    cb_floors = np.empty(n_daily)
     w_len = max(n_weekly, 1)
     daily = np.zeros(n_daily)
     weekly = np.zeros(w_len)
@@ -179,9 +195,73 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
         zb_raw = 0.0
         zb = 0.0
         run = 0
+        ring[0:2, :] = -BAND_MAX  # maxima: counts, hour counts
+        ring[2:4, :] = BAND_MAX  # minima: z, hour z
+        day_hi = -BAND_MAX
+        day_bhi = -BAND_MAX
+        day_zlo = BAND_MAX
+        day_bzlo = BAND_MAX
+        wk_hi = -BAND_MAX
+        wk_bhi = -BAND_MAX
+        wk_zlo = BAND_MAX
+        wk_bzlo = BAND_MAX
+        blk_x = 0.0
+        blk_mu = 0.0
+        told = False
+        day_min[:, :] = np.nan
+        today_min[:] = np.inf
+        bday_min[:, :] = np.nan
+        btoday_min[:] = np.inf
+        day_no = 0
+        c_floors[:] = 0.0
+        cb_floors[:] = 0.0
         for t in range(T):
             xt = x[j, t]
             known = not math.isnan(xt)
+            # the recent range: the largest count of the last week (any hour); a spike must leave it
+            if day_start[t]:
+                slot = (day_no + 1) % 7
+                ring[0, slot] = day_hi
+                ring[1, slot] = day_bhi
+                ring[2, slot] = day_zlo
+                ring[3, slot] = day_bzlo
+                day_hi = -BAND_MAX
+                day_bhi = -BAND_MAX
+                day_zlo = BAND_MAX
+                day_bzlo = BAND_MAX
+                wk_hi = ring[0].max()
+                wk_bhi = ring[1].max()
+                wk_zlo = ring[2].min()
+                wk_bzlo = ring[3].min()
+            hi = max(wk_hi, day_hi)
+            ceiling = novelty * hi if hi > -BAND_MAX else BAND_MAX
+            bhi = max(wk_bhi, day_bhi)
+            b_ceiling = novelty * bhi if bhi > -BAND_MAX else BAND_MAX
+            # the lowest z of the last week's ordinary buckets (hours): a drop must go below it
+            z_floor = min(wk_zlo, day_zlo)
+            z_floor = -BAND_MAX if z_floor == BAND_MAX else z_floor
+            zb_floor = min(wk_bzlo, day_bzlo)
+            zb_floor = -BAND_MAX if zb_floor == BAND_MAX else zb_floor
+            if day_start[t]:
+                day_no += 1
+                for i in range(n_daily):
+                    day_min[i, day_no % 7] = today_min[i] if today_min[i] < np.inf else np.nan
+                    today_min[i] = np.inf
+                    bday_min[i, day_no % 7] = btoday_min[i] if btoday_min[i] < np.inf else np.nan
+                    btoday_min[i] = np.inf
+                    lo = BAND_MAX
+                    blo = BAND_MAX
+                    for d in range(min(day_no, 7)):
+                        v = day_min[i, (day_no - d) % 7]
+                        if v < lo:  # NaN (an unknown day) never is
+                            lo = v
+                        v = bday_min[i, (day_no - d) % 7]
+                        if v < blo:
+                            blo = v
+                    c_floors[i] = 0.0 if lo == BAND_MAX else lo / novelty
+                    cb_floors[i] = 0.0 if blo == BAND_MAX else blo / novelty
+            c_floor = c_floors[phase_d[t]]
+            cb_floor = cb_floors[phase_d[t]]
             pdx = phase_d[t]
             pwx = phase_w[t]
             if t == per_day:
@@ -215,16 +295,16 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
             # then need one exp (of the width) instead of two sinh — this is the hot loop
             u = q * math.sqrt(max(mu, 0.0) + 0.375)
             e_c = u + math.sqrt(u * u + 1.0)
-            centre = (2.0 / q) * math.log(e_c)
             xs = xt if known else mu
-            gx = _g(xs, q)
-            raw = gx - centre
+            raw = (2.0 / q) * math.log(_e(xs, q) / e_c)
             z = raw / scale
             width = sigma * scale
             e_w = math.exp(min(width * q * 0.5, 80.0))
+            e_lo = e_w if z_floor >= -sigma else math.exp(min(-z_floor * scale * q * 0.5, 80.0))
+            floor_x = min(_edge(e_c / e_lo, q) if e_c > e_lo else 0.0, c_floor)
             expected[j, t] = mu
-            lower[j, t] = _edge(e_c / e_w, q) if e_c > e_w else 0.0
-            upper[j, t] = _edge(e_c * e_w, q)
+            lower[j, t] = floor_x
+            upper[j, t] = max(_edge(e_c * e_w, q), min(ceiling, BAND_MAX))
             zout[j, t] = z if known else np.nan
 
             judged = t >= warm_up and t > 0
@@ -236,27 +316,47 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
             if known:
                 blk_sum += raw
                 blk_cnt += 1.0
+                blk_x += xt
+                blk_mu += mu
+            # an hour is judged by its own expected count: 40 expected in four 15-minute buckets of 10 is worth telling
+            gate_b = blk_cnt > 0 and (mec <= 0.0 or max(blk_mu, blk_x) >= mec)
             blk_has = blk_cnt > 0
             if block_end[t]:
-                zb_raw = blk_sum / math.sqrt(max(blk_cnt, 1.0))
+                # the hour's count against the hour's expected count, on the stabilised scale (as an hourly series)
+                zb_raw = (2.0 / q) * math.log(_e(blk_x, q) / _e(blk_mu, q)) if blk_cnt > 0 else 0.0
                 zb = zb_raw / math.sqrt(max(blk_scale2, 1.0))
             flagged = False
             if judged:
                 strong = abs(z) > sigma
-                if block_end[t] and (not is_open) and gate and relearn == 0 and blk_has:
-                    cus_up = max(cus_up + zb - k_ref, 0.0)
-                    cus_down = max(cus_down - zb - k_ref, 0.0)
+                if block_end[t] and (not is_open) and gate_b and relearn == 0 and blk_has:
+                    zc = min(max(zb, -sigma), sigma)  # one hour adds at most sigma: sustained means several
+                    cus_up = max(cus_up + zc - k_ref, 0.0)
+                    cus_down = max(cus_down - zc - k_ref, 0.0)
                 if is_open or relearn > 0:
                     cus_up = 0.0
                     cus_down = 0.0
-                start = (not is_open) and gate and (strong or cus_up > h_dec or cus_down > h_dec)
-                up = z > 0 if strong else cus_up > h_dec
+                # below an hour, single buckets never start an episode: the hour they make up is judged
+                strong = strong and per_phase == 1
+                strong_b = per_phase > 1 and block_end[t] and blk_has and abs(zb) > sigma
+                if strong:
+                    up = z > 0
+                elif strong_b:
+                    up = zb > 0
+                else:
+                    up = cus_up > h_dec
+                # beyond the band and beyond the week's range (a burst the series showed this week is not news)
+                if strong:
+                    novel = xs > ceiling if up else (z < z_floor and xs < c_floor)
+                else:  # the hour as a whole left the week's range of hours
+                    novel = blk_x > b_ceiling if up else (zb < zb_floor and blk_x < cb_floor)
+                sustained = cus_up > h_dec or cus_down > h_dec
+                start = (not is_open) and novel and ((strong and gate) or (gate_b and (strong_b or sustained)))
                 new_dir = 1 if up else -1
                 signed = episode * z
                 ratio = xs / max(s, 0.5)
                 close = False
                 if is_open and known:
-                    calm = 0 if signed > k_ref else calm + 1
+                    calm = 0 if signed > calm_z else calm + 1
                     ep_len += 1
                     fast += fast_rate * (ratio - fast)
                     reverse = signed < -sigma
@@ -266,13 +366,15 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
                         level = fast
                         relearn = persist
                         close = True
-                    if reverse and gate:
+                    if reverse and gate and per_phase == 1 and (xs > ceiling if episode < 0 else xs < floor_x):
                         start = True
                 if close:
                     episode = 0
                     ep_len = 0
                     calm = 0
                 if start:
+                    # a sustained shift has lasted by construction; a single bucket must still be out next time
+                    told = cus_up > h_dec or cus_down > h_dec
                     episode = new_dir
                     ep_len = 1
                     calm = 0
@@ -284,6 +386,10 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
                 run += 1
             else:
                 run = 0
+            if flagged and episode < 0 and not told:
+                # a drop is told once it has lasted drop_consec buckets and is still out
+                told = ep_len >= drop_consec and calm == 0
+                flagged = told
             if flagged and run >= min_consec:
                 anomaly[j, t] = True
                 direction[j, t] = episode
@@ -291,13 +397,9 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
             # --- learning (not inside an episode; values winsorised so sub-threshold oddities teach little)
             learn = known and episode == 0
             xl = xs
-            if judged:
-                g_lo = centre - winsor * width
-                g_hi = centre + winsor * width
-                if gx < g_lo:
-                    xl = _g_inverse(g_lo, q)
-                elif gx > g_hi:
-                    xl = _g_inverse(g_hi, q)
+            if judged and abs(raw) > winsor * width:
+                e_wz = math.exp(min(winsor * width * q * 0.5, 80.0))
+                xl = _edge(e_c * e_wz, q) if raw > 0 else (_edge(e_c / e_wz, q) if e_c > e_wz else 0.0)
             if learn and t >= per_day and (weeks >= 1.0 or n_weekly == 0):
                 # the level learns only where the weekly profile exists: in the first week a weekend the daily
                 # profile cannot foresee is not a change of level (and would depress the next Monday)
@@ -333,8 +435,22 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
                     blk_scale2 += a_b * (min(zb_raw * zb_raw, winsor_cap) - blk_scale2)
                 noise_seen += 1.0
             if block_end[t]:
+                if blk_cnt > 0 and episode == 0:
+                    btoday_min[pdx] = min(btoday_min[pdx], blk_x)
+                if blk_cnt > 0 and episode == 0 and judged and blk_mu >= mec:
+                    day_bzlo = min(day_bzlo, zb)
+                if blk_cnt > 0:
+                    day_bhi = max(day_bhi, blk_x)
                 blk_sum = 0.0
                 blk_cnt = 0.0
+                blk_x = 0.0
+                blk_mu = 0.0
+            if known and episode == 0:
+                today_min[pdx] = min(today_min[pdx], xt)
+            if gate and judged and episode == 0:  # an outage never becomes "what this week looked like"
+                day_zlo = min(day_zlo, z)
+            if known:
+                day_hi = max(day_hi, xt)
 
 
 def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSettings,
@@ -362,11 +478,12 @@ def score_matrix(counts: np.ndarray, interval_seconds: float, settings: VolumeSe
         day_start = np.r_[False, np.diff((seconds // DAY).astype(np.int64)) != 0]
         block_end = (seconds + float(interval_seconds)) // lay.unit != seconds // lay.unit
         p_int = np.array([lay.daily_phases, lay.weekly_phases, lay.per_phase, lay.per_day, lay.calm, lay.persist,
-                          lay.warm_up, settings.min_consecutive], dtype=np.int64)
+                          lay.warm_up, settings.min_consecutive,
+                          max(2, math.ceil(DROP_SECONDS / float(interval_seconds)))], dtype=np.int64)
         p_f = np.array([lay.level_rate, lay.fast_rate, lay.noise_rate, lay.daily_rate, lay.weekly_rate, sigma,
                         CUSUM_K * sigma, CUSUM_H * sigma, max(settings.relative_floor, MIN_SPREAD),
                         settings.min_expected_count, WINSOR, EXCESS_CAP, SCALE_CAP * sigma * sigma, OUTAGE_SHARE,
-                        WEEKLY_PRIOR, TAIL_SHARE], dtype=np.float64)
+                        WEEKLY_PRIOR, TAIL_SHARE, NOVELTY, CALM_Z * sigma], dtype=np.float64)
         args = (phase_w, phase_d, day_start, block_end, p_int, p_f, out["expected"], out["lower"], out["upper"],
                 out["z"], anomaly, direction)
         if n < PARALLEL_MIN_SERIES:
