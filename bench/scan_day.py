@@ -16,6 +16,12 @@ Goals: (a) statements ≤ 1.3 × (b), and tripl ≥ 3 × faster than (c). Each f
 (default 2) after one warm-up; the load average is printed beside them.
 
     .venv/bin/python bench/scan_day.py [--rows 10000000] [--only postgres|clickhouse] [--repeat 2]
+
+Figures, 10M rows, 2026-12-04 (2 shared CPUs; all runs in docs/pipelines.md "Speed"): PostgreSQL 23:14, load
+5.0–6.7: bare 17.45 s, tripl statements 16.86 s (0.97 ×), whole day partition 22.06 s, peer 37.61 s (2.23 × the
+statements: the 3 × goal is not met); chdb 23:21, load 6.4–6.8: bare 12.94 s, tripl statements 11.25 s (0.87 ×),
+whole day 12.13 s, peer 13.84 s (1.23 ×: not met). Before (main 069d04e, chdb 22:47, load 8.5–10.7): tripl
+statements 1.54 × bare, peer 0.80 × tripl.
 """
 
 from __future__ import annotations
