@@ -13,7 +13,6 @@ pass a zero-filled series if you want verdicts for the gaps themselves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ from tripl_core.detection.engine import score_matrix
 from tripl_core.errors import Invalid
 
 COLUMNS = ("expected", "lower", "upper", "z", "is_anomaly", "direction")
-_CHUNK = 2048  # wider matrices are split in two halves, one per core (numpy releases the GIL in its kernels)
 _DIRECTIONS = np.array([None, "spike", "drop"], dtype=object)
 
 SettingsLike = VolumeSettings | Mapping[str, Any] | Any | None
@@ -80,16 +78,8 @@ def _phase(index: pd.DatetimeIndex) -> float:
 
 def _matrix_result(x: np.ndarray, step: pd.Timedelta, settings: VolumeSettings,
                    index: pd.DatetimeIndex) -> dict[str, np.ndarray]:
-    """Run the engine on a (buckets × series) matrix, in column chunks on two threads when it is wide."""
-    seconds = step.total_seconds()
-    phase = _phase(index) if len(index) else 0.0
-    if x.shape[1] <= _CHUNK:
-        return score_matrix(x, seconds, settings, phase)
-    half = (x.shape[1] + 1) // 2
-    chunks = [np.ascontiguousarray(x[:, i : i + half]) for i in range(0, x.shape[1], half)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = list(pool.map(lambda c: score_matrix(c, seconds, settings, phase), chunks))
-    return {key: np.concatenate([p[key] for p in parts], axis=1) for key in parts[0]}
+    """Run the engine on a (buckets × series) matrix (it splits wide ones over two threads itself, in place)."""
+    return score_matrix(x, step.total_seconds(), settings, _phase(index) if len(index) else 0.0)
 
 
 def score_series(counts: pd.Series, settings: SettingsLike = None) -> pd.DataFrame:
@@ -121,8 +111,8 @@ def score_frame(frame: pd.DataFrame, settings: SettingsLike = None) -> dict[str,
     grid = _grid(frame.index, step, "frame")
     regular = len(grid) == len(frame.index)
     values = frame if regular else frame.reindex(grid, fill_value=0.0)
-    try:  # one conversion straight to the engine's float32 (buckets × series) layout
-        x = np.ascontiguousarray(values.to_numpy(dtype=np.float32))
+    try:  # one conversion to float32; pandas hands it over column-major, which is the engine's one-series-per-row
+        x = values.to_numpy(dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise Invalid("frame", "counts must be numeric.") from exc
     if (x < 0).any():
