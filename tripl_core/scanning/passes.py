@@ -157,6 +157,26 @@ def chunks(start: datetime, end: datetime, cfg: ScanConfig) -> list[tuple[dateti
 Window = tuple[datetime, datetime]
 
 
+def _sample_columns(sql, cfg: ScanConfig, fp: FieldPlan) -> tuple[exp.Expression, exp.Expression, list[str]]:
+    """The sample's event type and event name expressions, and the columns its row hash covers."""
+    etype = sql.as_text(col(cfg.event_type_column)) if cfg.event_type_column else exp.Null()
+    ename = (sql.as_text(sql.name_expr(parse_name_format(cfg.event_name_format)))
+             if cfg.event_name_format else exp.Null())
+    parts = [c for c in dict.fromkeys([cfg.time_column, cfg.event_type_column, *fp.json_columns]) if c]
+    return etype, ename, parts
+
+
+def _sample_condition(sql, cfg: ScanConfig, start: datetime, end: datetime, parts: list[str],
+                      fraction: float | None, params: dict, types: dict) -> exp.Expression | None:
+    """The sample's window filter, and the hash pre-filter that keeps about `fraction` of the rows."""
+    cond = sql.window_filter(cfg.time_column, start, end, params, types)
+    if fraction is not None and fraction < 1:
+        pre = sql.sample_prefilter(cfg.time_column, parts, fraction)
+        if pre is not None:
+            cond = pre if cond is None else exp.and_(cond, pre)
+    return cond
+
+
 def _sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, end: datetime,
                   limit: int, fp: FieldPlan, fraction: float | None = None) -> BuiltQuery:
     """Up to `limit` rows of the chunk, chosen by a hash of their content: spread over the chunk like a random
@@ -169,17 +189,10 @@ def _sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: datetime, e
     sql = adapter.sql
     params: dict = {}
     types: dict = {}
-    etype = sql.as_text(col(cfg.event_type_column)) if cfg.event_type_column else exp.Null()
-    ename = (sql.as_text(sql.name_expr(parse_name_format(cfg.event_name_format)))
-             if cfg.event_name_format else exp.Null())
+    etype, ename, parts = _sample_columns(sql, cfg, fp)
     tree = exp.select(exp.Star(), sql.time_bucket(col(cfg.time_column), ScanInterval(cfg.interval)).as_("__bucket"),
                       etype.as_("__event_type"), ename.as_("__event_name")).from_(sql.source(cfg.base_query))
-    cond = sql.window_filter(cfg.time_column, start, end, params, types)
-    parts = [c for c in dict.fromkeys([cfg.time_column, cfg.event_type_column, *fp.json_columns]) if c]
-    if fraction is not None and fraction < 1:
-        pre = sql.sample_prefilter(cfg.time_column, parts, fraction)
-        if pre is not None:
-            cond = pre if cond is None else exp.and_(cond, pre)
+    cond = _sample_condition(sql, cfg, start, end, parts, fraction, params, types)
     if cond is not None:
         tree = tree.where(cond)
     tree = tree.order_by(*sql.sample_keys(cfg.time_column, parts)).limit(lit(int(limit)))
@@ -217,21 +230,14 @@ def _chunked_sample_query(adapter: WarehouseAdapter, cfg: ScanConfig, start: dat
     sql = adapter.sql
     params: dict = {}
     types: dict = {}
-    etype = sql.as_text(col(cfg.event_type_column)) if cfg.event_type_column else exp.Null()
-    ename = (sql.as_text(sql.name_expr(parse_name_format(cfg.event_name_format)))
-             if cfg.event_name_format else exp.Null())
-    parts = [c for c in dict.fromkeys([cfg.time_column, cfg.event_type_column, *fp.json_columns]) if c]
+    etype, ename, parts = _sample_columns(sql, cfg, fp)
     rank = exp.Window(this=func("ROW_NUMBER"), partition_by=[sql.time_bucket(col(cfg.time_column), step)],
                       order=exp.Order(expressions=[exp.Ordered(this=k) for k in sql.sample_keys(cfg.time_column,
                                                                                                  parts)]))
     inner = exp.select(exp.Star(), sql.time_bucket(col(cfg.time_column), ScanInterval(cfg.interval))
                        .as_("__bucket"), etype.as_("__event_type"), ename.as_("__event_name"),
                        rank.as_("__rn")).from_(sql.source(cfg.base_query))
-    cond = sql.window_filter(cfg.time_column, start, end, params, types)
-    if fraction is not None and fraction < 1:
-        pre = sql.sample_prefilter(cfg.time_column, parts, fraction)
-        if pre is not None:
-            cond = pre if cond is None else exp.and_(cond, pre)
+    cond = _sample_condition(sql, cfg, start, end, parts, fraction, params, types)
     if cond is not None:
         inner = inner.where(cond)
     tree = (exp.select(exp.Star()).from_(inner.subquery("__ranked"))
