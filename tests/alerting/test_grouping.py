@@ -83,3 +83,28 @@ def test_a_drop_of_a_dead_event_during_its_silence_is_listed_under_the_dead_even
     assert sorted(keys(got)) == [["before"], ["cart", "total"], ["dead", "quiet"]]  # the dead event leads
     # without the dead-event finding (closed: not loaded) the drop is an ordinary volume incident again
     assert sorted(sorted(k) for k in keys(group([quiet, other, total]))) == [["cart", "quiet", "total"]]
+
+
+def regression(name: str, event: uuid.UUID, found_at: datetime, z: float = -3.0, direction: str = "drop",
+               etype: str = "a") -> Candidate:
+    return Candidate(kind="release_regression", finding_id=uuid.uuid4(), key=name, project_id=P,
+                     scan_config_id=None, scope_type="event", scope_ref=event, scope_key=name, at=found_at,
+                     latest=found_at, written_at=found_at, direction=direction, z=z, event_type_id=TYPES[etype],
+                     extra={"app_version": "4.3.0"})
+
+
+def test_a_drop_of_an_event_a_release_lost_is_listed_under_the_regression_which_leads():
+    """The demo's release 4.3.0 never sends the search bar tap: as it rolls out the event's volume falls, and the
+    person got two items for one cause (session 6: judged a false alert)."""
+    falling = sig("falling", at=30, hours=6, z=-9)  # the event's volume as the release reaches most users
+    found = regression("4.3.0", falling.scope_ref, found_at=T0 + timedelta(days=3))
+    long_ago = sig("long-ago", at=-24 * 20)  # a drop of the same event three weeks before: its own incident
+    long_ago.scope_ref = falling.scope_ref
+    other = sig("cart", at=31, z=-7)  # another event's drop at the same time
+    spike = sig("spike", at=32, direction="spike", z=8)
+    spike.scope_ref = falling.scope_ref  # a spike of the event is not what the release lost
+    got = group([falling, found, long_ago, other, spike])
+    assert sorted(keys(got)) == [["4.3.0", "falling"], ["cart"], ["long-ago"], ["spike"]]  # the regression leads
+    gained = regression("4.3.1", falling.scope_ref, found_at=T0 + timedelta(days=3), direction="spike", z=3.0)
+    assert sorted(sorted(k) for k in keys(group([falling, gained]))) == [["4.3.1"], ["falling"]]
+    assert sorted(sorted(k) for k in keys(group([falling, other]))) == [["cart", "falling"]]  # no finding: volume

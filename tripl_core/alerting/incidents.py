@@ -9,6 +9,9 @@
   incident (listed under it, never sent on its own): the detector flags the dead event's empty hours as drops
   until it learns the new level, and that is the same outage the dead-event finding already tells. Such a drop
   stays out of the volume sweep, so the dead event does not pull in unrelated drops of its event type.
+- A volume drop of an event that a release regression (direction drop) says the new release lost, starting at
+  most the regression's window (14 days) before it was found, belongs to the regression's incident the same way:
+  as the release rolls out the event's volume falls, and the release is the cause the person needs to read first.
 
 The incident's first member (its primary) is the most specific scope with the largest |z|; the others are listed
 under it. Grouping is a sweep over the findings sorted by start, so it stays linear-ish for thousands of signals.
@@ -19,12 +22,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tripl_core.alerting.candidates import Candidate
 from tripl_core.alerting.content import interval_delta
 
 _SPECIFIC = {"event": 0, "event_type": 1, "project_total": 2}
+_CAUSES = ("dead_event", "release_regression")  # findings that explain an event's volume drop, and lead it
+REGRESSION_WINDOW = timedelta(days=14)  # what a release-regression finding compares (scanning: release_regressions)
 
 
 @dataclass
@@ -50,7 +55,7 @@ def _end(c: Candidate) -> datetime:
 
 def _order(c: Candidate) -> tuple[int, int, float, str]:
     # a dead event leads the drops of its silence (and keeps the incident from reading as "ended" when they close)
-    return (_SPECIFIC.get(c.scope_type, 3), c.kind != "dead_event", -(c.abs_z or 0.0), c.key)
+    return (_SPECIFIC.get(c.scope_type, 3), c.kind not in _CAUSES, -(c.abs_z or 0.0), c.key)
 
 
 def _silences(cands: list[Candidate]) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]]:
@@ -62,12 +67,24 @@ def _silences(cands: list[Candidate]) -> dict[tuple[uuid.UUID, uuid.UUID], tuple
     return out
 
 
-def _silence_of(c: Candidate, silences: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]]) -> str | None:
-    """The dead-event finding a volume drop belongs to: a drop of that event overlapping its silence."""
+def _lost(cands: list[Candidate]) -> dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]]:
+    """(project, event) → (found at, key) of each release regression that lost volume of the event."""
+    return {(c.project_id, c.scope_ref): (c.at, c.key) for c in cands
+            if c.kind == "release_regression" and c.direction == "drop" and c.scope_type == "event"
+            and c.scope_ref is not None}
+
+
+def _cause_of(c: Candidate, silences: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]],
+              lost: dict[tuple[uuid.UUID, uuid.UUID], tuple[datetime, str]]) -> str | None:
+    """The finding a volume drop of an event belongs to: the event's dead-event finding when the drop overlaps its
+    silence, else a release regression that lost the event, when the drop falls in or after its window."""
     if c.kind != "volume" or c.direction != "drop" or c.scope_type != "event" or c.scope_ref is None:
         return None
     hit = silences.get((c.project_id, c.scope_ref))
-    return hit[1] if hit is not None and _end(c) > hit[0] else None
+    if hit is not None and _end(c) > hit[0]:
+        return hit[1]
+    reg = lost.get((c.project_id, c.scope_ref))
+    return reg[1] if reg is not None and c.at >= reg[0] - REGRESSION_WINDOW else None
 
 
 class _Sets:
@@ -89,16 +106,16 @@ class _Sets:
 def group(cands: list[Candidate], scan_run: Callable[[Candidate], Hashable] | None = None) -> list[Incident]:
     """Split candidates into incidents, oldest first. `scan_run` tells which scan run wrote a finding."""
     sets = _Sets([c.key for c in cands])
-    silences = _silences(cands)
+    silences, lost = _silences(cands), _lost(cands)
     swept = []
     for c in cands:
         if c.kind != "volume":
             continue
-        dead = _silence_of(c, silences)
-        if dead is None:
+        cause = _cause_of(c, silences, lost)
+        if cause is None:
             swept.append(c)
         else:
-            sets.union(dead, c.key)
+            sets.union(cause, c.key)
     # Sweep by start time. Findings of one anchor (project × direction × event type, or × project total) that are
     # still open when a finding starts all overlap one another, so they are already one set: joining the one that
     # ends last (if it is still open) joins them all. An event's finding meets its event type's anchor and the
