@@ -185,6 +185,8 @@ def up_demo(root: Path, timeout: float) -> dict:
     python = root / ".venv" / "bin" / "python"
     cmd = [str(python if python.exists() else sys.executable), "-m", "tripl_core.cli", "up", "--demo"]
     load_start = _common.load_average()
+    spec = warehouse.DemoSpec()  # the demo's own: its history ends at the midnight before it started, so a run
+    # that crosses midnight is judged against the incidents it injected, not the next day's
     t0_wall, t0 = time.time(), time.monotonic()
     proc = subprocess.Popen(cmd, cwd=root, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -217,7 +219,6 @@ def up_demo(root: Path, timeout: float) -> dict:
             print("".join(out[-30:]))
             return result
         time.sleep(15)  # dispatch runs the sensor launched before "done" deliver into the sink
-        spec = warehouse.DemoSpec()
         login = re.search(r"demo login\s+(\S+) / (\S+)", "".join(out))
         base = f"http://127.0.0.1:{ports['TRIPL_PORT']}"
         if login:
