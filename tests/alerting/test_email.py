@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import email
-import socket
 from collections.abc import Iterator
 from email import policy
 
@@ -12,6 +11,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.alerting.helpers import make_message
+from tests.serving import free_port
 from tripl_core.alerting.channels import DestinationConfig, send_alert, validate_destination
 from tripl_core.alerting.message import MessageFormat
 from tripl_core.errors import Invalid
@@ -38,12 +38,6 @@ class Recorder:
         return "250 Message accepted"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _auth(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (b"alerts", b"pw")
     return AuthResult(success=ok, handled=False)
@@ -51,7 +45,7 @@ def _auth(server, session, envelope, mechanism, auth_data):
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Recorder, int]]:
-    handler, port = Recorder(), _free_port()
+    handler, port = Recorder(), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port, authenticator=_auth, auth_require_tls=False)
     controller.start()
     yield handler, port

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +16,9 @@ import httpx
 import psutil
 import pytest
 
+from tests.serving import free_port, wait_ready
+
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ours(marker: str) -> list[psutil.Process]:
@@ -38,16 +33,7 @@ def _ours(marker: str) -> list[psutil.Process]:
 
 
 def _wait_ready(proc: subprocess.Popen, base: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "tripl up did not become ready"
-        time.sleep(0.3)
+    wait_ready(proc, base, timeout, lambda: proc.stdout.read().decode(), "tripl up", interval=0.3)
 
 
 def _servers(parent: int) -> list[psutil.Process]:
@@ -77,7 +63,7 @@ def test_up_supervises_and_stops_cleanly(tmp_path):
     """Started by a parent that ignores SIGTERM (as some CI runners and service managers do): a SIGKILLed API worker
     comes back (uvicorn), a SIGKILLed API server comes back (tripl up restarts it, its orphaned workers stopped),
     and one SIGTERM to `tripl up` stops everything it started — the embedded PostgreSQL included — within seconds."""
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPL_")}
     env.update(TRIPL_DATA_DIR=str(tmp_path / "data"), TRIPL_PORT=str(port), TRIPL_LOG_LEVEL="warning",
                TRIPL_API_WORKERS="2", TRIPL_LOGIN_MAX_FAILURES="1")

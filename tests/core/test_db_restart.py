@@ -9,8 +9,6 @@ process of its own under concurrent writers.
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,14 +21,10 @@ import psycopg
 import pytest
 
 from tests.conftest import SCRATCH
+from tests.serving import free_port, wait_ready
+from tripl_core.processes import stop_groups
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Postgres:
@@ -69,7 +63,7 @@ def test_the_api_answers_503_while_the_database_restarts_and_loses_no_acknowledg
     url = libpq.replace("postgresql://", "postgresql+psycopg://")
     upgrade(url)
 
-    port = _free_port()
+    port = free_port()
     # A file, not a pipe nobody reads while the test runs: a full pipe blocks the API's logging, and the API.
     log = (tmp_path / "api.log").open("wb")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIPL_")}
@@ -83,16 +77,7 @@ def test_the_api_answers_503_while_the_database_restarts_and_loses_no_acknowledg
     stop = threading.Event()
     writers: list[threading.Thread] = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert api.poll() is None, (tmp_path / "api.log").read_text()[-2000:]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.2)
+        wait_ready(api, base, 60, (tmp_path / "api.log").read_text)
         creds = {"email": "owner@example.com", "password": "correct-horse-1"}
         with httpx.Client(base_url=base, headers={"Origin": base}, timeout=10) as c:
             assert c.post("/api/v1/auth/register", json=creds).status_code == 201
@@ -137,11 +122,7 @@ def test_the_api_answers_503_while_the_database_restarts_and_loses_no_acknowledg
         stop.set()
         for t in writers:
             t.join(timeout=30)
-        os.killpg(api.pid, signal.SIGTERM)
-        try:
-            api.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(api.pid, signal.SIGKILL)
+        stop_groups([api], grace=20)
         log.close()
 
     statuses = [status for _, status, _ in results]

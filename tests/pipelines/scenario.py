@@ -164,13 +164,14 @@ def setup_project(owner, host: str, table: str, slug: str = "shop-app") -> tuple
     return r.json(), events
 
 
-def wait_job(owner, cfg: dict, job_id: str, slug: str = "shop-app", timeout: float = 900) -> dict:
+def wait_job(owner, cfg: dict, job_id: str, slug: str = "shop-app", timeout: float = 900, poll: float = 0.5) -> dict:
+    """The scan job once it ended (or as it is after `timeout`)."""
     deadline = time.monotonic() + timeout
     while True:
         job = owner.get(f"/api/v1/projects/{slug}/scans/{cfg['id']}/jobs/{job_id}").json()
         if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
             return job
-        time.sleep(0.5)
+        time.sleep(poll)
 
 
 def replay_to_now(owner, cfg: dict, sc: Scenario, slug: str = "shop-app", time_to: datetime | None = None) -> dict:

@@ -3,11 +3,11 @@ Groups, List/Get/Cancel Scan Job, validation and access."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from sqlalchemy import text
 
+from tests.pipelines import scenario
 from tests.pipelines.data import LAST, START
 from tests.pipelines.helpers import replay
 
@@ -15,12 +15,7 @@ BASE = "/api/v1/projects/shop-app/scans"
 
 
 def wait(client, scan_id: str, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get(f"{BASE}/{scan_id}/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
-            return job
-        time.sleep(0.2)
+    return scenario.wait_job(client, {"id": scan_id}, job_id, timeout=timeout, poll=0.2)
 
 
 def test_replay_end_to_end_through_the_api(owner, pg_scan, db, inprocess):
