@@ -208,9 +208,9 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
         blk_x = 0.0
         blk_mu = 0.0
         told = False
-        day_min[:, :] = np.nan
+        day_min[:, :] = np.inf  # a day without a known bucket (or not seen yet) holds inf: never the minimum
         today_min[:] = np.inf
-        bday_min[:, :] = np.nan
+        bday_min[:, :] = np.inf
         btoday_min[:] = np.inf
         day_no = 0
         c_floors[:] = 0.0
@@ -218,9 +218,10 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
         for t in range(T):
             xt = x[j, t]
             known = not math.isnan(xt)
-            # the recent range: the largest count of the last week (any hour); a spike must leave it
+            # the recent range, rolled over at midnight: the extremes of the last 7 days (ring slots) and today
             if day_start[t]:
-                slot = (day_no + 1) % 7
+                day_no += 1
+                slot = day_no % 7
                 ring[0, slot] = day_hi
                 ring[1, slot] = day_bhi
                 ring[2, slot] = day_zlo
@@ -233,6 +234,16 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
                 wk_bhi = ring[1].max()
                 wk_zlo = ring[2].min()
                 wk_bzlo = ring[3].min()
+                for i in range(n_daily):  # ... and each hour of day's smallest count (hour count) of the 7 days
+                    day_min[i, slot] = today_min[i]
+                    bday_min[i, slot] = btoday_min[i]
+                    today_min[i] = np.inf
+                    btoday_min[i] = np.inf
+                    lo = day_min[i].min()
+                    blo = bday_min[i].min()
+                    c_floors[i] = 0.0 if lo == np.inf else lo / novelty
+                    cb_floors[i] = 0.0 if blo == np.inf else blo / novelty
+            # a spike must exceed the largest count of that range
             hi = max(wk_hi, day_hi)
             ceiling = novelty * hi if hi > -BAND_MAX else BAND_MAX
             bhi = max(wk_bhi, day_bhi)
@@ -242,24 +253,6 @@ def _run(x, first, last, phase_w, phase_d, day_start, block_end, p_int, p_f,
             z_floor = -BAND_MAX if z_floor == BAND_MAX else z_floor
             zb_floor = min(wk_bzlo, day_bzlo)
             zb_floor = -BAND_MAX if zb_floor == BAND_MAX else zb_floor
-            if day_start[t]:
-                day_no += 1
-                for i in range(n_daily):
-                    day_min[i, day_no % 7] = today_min[i] if today_min[i] < np.inf else np.nan
-                    today_min[i] = np.inf
-                    bday_min[i, day_no % 7] = btoday_min[i] if btoday_min[i] < np.inf else np.nan
-                    btoday_min[i] = np.inf
-                    lo = BAND_MAX
-                    blo = BAND_MAX
-                    for d in range(min(day_no, 7)):
-                        v = day_min[i, (day_no - d) % 7]
-                        if v < lo:  # NaN (an unknown day) never is
-                            lo = v
-                        v = bday_min[i, (day_no - d) % 7]
-                        if v < blo:
-                            blo = v
-                    c_floors[i] = 0.0 if lo == BAND_MAX else lo / novelty
-                    cb_floors[i] = 0.0 if blo == BAND_MAX else blo / novelty
             c_floor = c_floors[phase_d[t]]
             cb_floor = cb_floors[phase_d[t]]
             pdx = phase_d[t]
