@@ -26,10 +26,11 @@ from datetime import datetime, timedelta
 
 from tripl_core.alerting.candidates import Candidate
 from tripl_core.alerting.content import interval_delta
+from tripl_core.detection.releases import RELEASE_WINDOW_DAYS
 
 _SPECIFIC = {"event": 0, "event_type": 1, "project_total": 2}
 _CAUSES = ("dead_event", "release_regression")  # findings that explain an event's volume drop, and lead it
-REGRESSION_WINDOW = timedelta(days=14)  # what a release-regression finding compares (scanning: release_regressions)
+REGRESSION_WINDOW = timedelta(days=RELEASE_WINDOW_DAYS)  # what a release-regression finding compares
 
 
 @dataclass

@@ -21,6 +21,8 @@ import pandas as pd
 
 from tripl_core.errors import Invalid
 
+RELEASE_WINDOW_DAYS = 14  # a release regression compares the releases' rows of this many days up to the newest data
+
 
 @dataclass(frozen=True)
 class RegressionThresholds:

@@ -26,12 +26,11 @@ from tripl_core.db.models.findings import (
 from tripl_core.db.models.sources import ScanConfig
 from tripl_core.detection import schema as schema_detect
 from tripl_core.detection.distribution import DriftThresholds, compare_histograms
-from tripl_core.detection.releases import sort_versions
+from tripl_core.detection.releases import RELEASE_WINDOW_DAYS, sort_versions
 from tripl_core.scanning import passes, store
 from tripl_core.scanning.planmap import PlanIndex
 
 DRIFT_BASELINE_DAYS = 7
-RELEASE_WINDOW_DAYS = 14
 DEFAULT_KEEP_RELEASES = 3
 RELEASE_Z = 4.0
 RELEASE_RATIO = 0.5  # share in the new release at most half (or at least double) the earlier share
